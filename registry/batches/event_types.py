@@ -1,0 +1,251 @@
+"""The CTE vocabulary: one pydantic model per event type, validating `data` and `location`.
+
+Field names are DESIGN.md's. Quantities are positive; times need an offset; unknown types
+and unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from registry.core.identifiers import check_county_code, normalize_gtin
+
+MASS_UNITS_KG = {"g": 0.001, "kg": 1.0, "t": 1000.0}
+COUNT_UNITS = ("unit", "box", "case", "bag")
+
+MassUnit = Literal["g", "kg", "t"]
+Unit = Literal["g", "kg", "t", "unit", "box", "case", "bag"]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+CountyCode = Annotated[str, AfterValidator(check_county_code)]
+
+
+def _check_gln(value: str) -> str:
+    if len(value) != 13:
+        raise ValueError(f"GLN must be 13 digits, got {value!r}")
+    return normalize_gtin(value)[1:]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Location(_Strict):
+    county_code: CountyCode | None = None
+    place: Text | None = None
+    gln: Annotated[str, AfterValidator(_check_gln)] | None = None
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+
+class CreatedData(_Strict):
+    brand: Text
+    lot: str
+    product: Text
+    variety: Text | None = None
+    gtin: str | None = None
+
+
+class InputAppliedData(_Strict):
+    input_name: Text
+    dose: Positive
+    dose_unit: Text
+    registration_no: Text | None = None
+    area: Text | None = None
+    pre_harvest_interval_days: Annotated[int, Field(ge=0)] | None = None
+
+
+class HarvestedData(_Strict):
+    quantity: Positive
+    unit: MassUnit
+    harvest_date: date
+    plot: Text | None = None
+
+
+class InspectedData(_Strict):
+    method: Text
+    analytes: Annotated[list[Text], Field(min_length=1)]
+    result: Literal["pass", "fail"]
+    lab: Text | None = None
+    certificate_ref: Text | None = None
+
+
+class CooledData(_Strict):
+    place: Text
+    temperature_c: Annotated[float, Field(ge=-60, le=60)] | None = None
+
+
+class PackedData(_Strict):
+    units: Annotated[int, Field(gt=0)]
+    unit_size: Positive
+    unit: MassUnit
+    packing_site: Text | None = None
+
+
+class LabeledData(_Strict):
+    run_id: str
+    first_serial: str
+    last_serial: str
+    count: Annotated[int, Field(gt=0)]
+    key_id: str
+
+
+class StoredData(_Strict):
+    place: Text
+    conditions: Text | None = None
+
+
+class ShippedData(_Strict):
+    quantity: Positive
+    unit: Unit
+    to_org_id: Text
+    destination: Text | None = None
+    reference_doc: Text | None = None
+
+
+class ReceivedData(_Strict):
+    quantity: Positive
+    unit: Unit
+    from_org_id: Text
+    reference_doc: Text | None = None
+
+
+class SoldData(_Strict):
+    channel: Text
+    quantity: Positive
+    unit: Unit = "unit"
+
+
+class RecalledData(_Strict):
+    reason: Text
+    scope: Text
+
+
+class CorrectionData(_Strict):
+    seq: Annotated[int, Field(ge=0)]
+    reason: Text
+    corrected_data: dict[str, Any] | None = None
+
+
+DATA_MODELS: dict[str, type[_Strict]] = {
+    "created": CreatedData,
+    "input_applied": InputAppliedData,
+    "harvested": HarvestedData,
+    "inspected": InspectedData,
+    "cooled": CooledData,
+    "packed": PackedData,
+    "labeled": LabeledData,
+    "stored": StoredData,
+    "shipped": ShippedData,
+    "received": ReceivedData,
+    "sold": SoldData,
+    "recalled": RecalledData,
+    "correction": CorrectionData,
+}
+EVENT_TYPES = tuple(DATA_MODELS)
+# Written by the registry itself, never accepted from a client.
+REGISTRY_ONLY_TYPES = frozenset({"created", "labeled"})
+
+
+class _EventBase(_Strict):
+    event_time: AwareDatetime
+    location: Location | None = None
+
+
+class CreatedEvent(_EventBase):
+    type: Literal["created"]
+    data: CreatedData
+
+
+class InputAppliedEvent(_EventBase):
+    type: Literal["input_applied"]
+    data: InputAppliedData
+
+
+class HarvestedEvent(_EventBase):
+    type: Literal["harvested"]
+    data: HarvestedData
+
+
+class InspectedEvent(_EventBase):
+    type: Literal["inspected"]
+    data: InspectedData
+
+
+class CooledEvent(_EventBase):
+    type: Literal["cooled"]
+    data: CooledData
+
+
+class PackedEvent(_EventBase):
+    type: Literal["packed"]
+    data: PackedData
+
+
+class LabeledEvent(_EventBase):
+    type: Literal["labeled"]
+    data: LabeledData
+
+
+class StoredEvent(_EventBase):
+    type: Literal["stored"]
+    data: StoredData
+
+
+class ShippedEvent(_EventBase):
+    type: Literal["shipped"]
+    data: ShippedData
+
+
+class ReceivedEvent(_EventBase):
+    type: Literal["received"]
+    data: ReceivedData
+
+
+class SoldEvent(_EventBase):
+    type: Literal["sold"]
+    data: SoldData
+
+
+class RecalledEvent(_EventBase):
+    type: Literal["recalled"]
+    data: RecalledData
+
+
+class CorrectionEvent(_EventBase):
+    type: Literal["correction"]
+    data: CorrectionData
+
+
+EventIn = Annotated[
+    CreatedEvent
+    | InputAppliedEvent
+    | HarvestedEvent
+    | InspectedEvent
+    | CooledEvent
+    | PackedEvent
+    | LabeledEvent
+    | StoredEvent
+    | ShippedEvent
+    | ReceivedEvent
+    | SoldEvent
+    | RecalledEvent
+    | CorrectionEvent,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(EventIn)
+
+
+def validate_data(type_name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Validate `data` for `type_name` and return its stored JSON form (None fields dropped)."""
+    return DATA_MODELS[type_name].model_validate(data).model_dump(mode="json", exclude_none=True)
+
+
+def to_kg(quantity: float, unit: str, *, packed_unit_kg: float | None) -> float | None:
+    """Convert a quantity to kg; counted units need the packed unit's mass (None if unknown)."""
+    if unit in MASS_UNITS_KG:
+        return quantity * MASS_UNITS_KG[unit]
+    return None if packed_unit_kg is None else quantity * packed_unit_kg

@@ -1,0 +1,108 @@
+"""HTTP routes for batches, their events, chain audits and the offline outbox sync."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
+
+from registry.batches import service, sync
+from registry.batches.audit import audit_batch
+from registry.batches.event_types import EventIn
+from registry.batches.schemas import (
+    AuditReport,
+    BatchCreate,
+    BatchPublic,
+    EventPublic,
+    IdempotencyKey,
+    SyncRequest,
+    SyncResponse,
+)
+from registry.core.auth import require_kind
+from registry.core.db import SessionDep
+from registry.orgs.models import Organization, OrgKind
+
+router = APIRouter(prefix="/v1", tags=["batches"])
+Cooperative = Annotated[Organization, Depends(require_kind(OrgKind.cooperative))]
+Reader = Annotated[
+    Organization,
+    Depends(
+        require_kind(
+            OrgKind.admin,
+            OrgKind.brand_owner,
+            OrgKind.cooperative,
+            OrgKind.handler,
+            OrgKind.regulator,
+        )
+    ),
+]
+Writer = Annotated[
+    Organization,
+    Depends(
+        require_kind(OrgKind.brand_owner, OrgKind.cooperative, OrgKind.handler, OrgKind.regulator)
+    ),
+]
+
+
+@router.post("/batches", status_code=201, response_model=BatchPublic)
+def create_batch(body: BatchCreate, session: SessionDep, coop: Cooperative) -> BatchPublic:
+    batch, brand = service.create_batch(session, actor=coop, body=body)
+    return BatchPublic.build(batch, brand.slug)
+
+
+@router.get("/batches", response_model=list[BatchPublic])
+def list_batches(
+    session: SessionDep,
+    org: Reader,
+    brand: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[BatchPublic]:
+    rows = service.list_batches(session, actor=org, brand=brand, limit=limit, offset=offset)
+    return [BatchPublic.build(batch, slug) for batch, slug in rows]
+
+
+@router.get("/batches/{batch_id}", response_model=BatchPublic)
+def read_batch(batch_id: str, session: SessionDep, org: Reader) -> BatchPublic:
+    batch = service.get_batch(session, batch_id)
+    service.ensure_visible(session, batch, org)
+    return BatchPublic.build(batch, service.brand_slug(session, batch))
+
+
+@router.post("/batches/{batch_id}/events", status_code=201, response_model=EventPublic)
+def append_event(
+    batch_id: str,
+    event: Annotated[EventIn, Body()],
+    session: SessionDep,
+    org: Writer,
+    response: Response,
+    idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+) -> EventPublic:
+    """Append an event. Repeating a request with the same `Idempotency-Key` and body
+    answers 200 with the original event; the same key with another body answers 409."""
+    written, created = service.append_event(
+        session, batch_id=batch_id, event=event, actor=org, idempotency_key=idempotency_key
+    )
+    if not created:
+        response.status_code = 200
+    return EventPublic.build(written)
+
+
+@router.get("/batches/{batch_id}/events", response_model=list[EventPublic])
+def list_events(batch_id: str, session: SessionDep, org: Reader) -> list[EventPublic]:
+    return [
+        EventPublic.build(e) for e in service.list_events(session, batch_id=batch_id, actor=org)
+    ]
+
+
+@router.get("/batches/{batch_id}/audit", response_model=AuditReport)
+def audit(batch_id: str, session: SessionDep, org: Reader) -> AuditReport:
+    batch = service.get_batch(session, batch_id)
+    service.ensure_visible(session, batch, org)
+    return audit_batch(session, batch=batch)
+
+
+@router.post("/sync", response_model=SyncResponse)
+def sync_outbox(body: SyncRequest, session: SessionDep, org: Writer) -> SyncResponse:
+    """Apply an offline outbox in order; each item succeeds or fails on its own."""
+    return SyncResponse(results=sync.apply_outbox(session, actor=org, items=body.items))

@@ -1,0 +1,387 @@
+"""Batches and their chains: creation, appends under the registry's rules, reads.
+
+Appends to one batch are serialized: PostgreSQL locks the batch row, SQLite writers hold
+the database write lock from BEGIN IMMEDIATE. The unique (batch_id, seq) is the backstop.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session, col, or_, select
+
+from registry.batches import event_types
+from registry.batches.chain import GENESIS_HASH, event_body, link_hash
+from registry.batches.exceptions import (
+    BatchExists,
+    BatchNotFound,
+    IdempotencyKeyReused,
+    InvalidCorrection,
+    MassBalanceExceeded,
+    NotCustodian,
+    OutsideProductionArea,
+    QuotaExceeded,
+)
+from registry.batches.ledger import Ledger, LedgerError, LedgerEvent, effective_events, replay
+from registry.batches.models import Batch, BatchStatus, Event
+from registry.batches.schemas import BatchCreate
+from registry.brands.models import Brand, License
+from registry.brands.service import get_brand, require_license
+from registry.core.canonical import canonical_json, sha256_hex
+from registry.core.errors import Forbidden, InvalidInput
+from registry.core.time import as_utc, format_offset, utcnow
+from registry.orgs.models import Organization, OrgKind
+
+# Kinds that see every batch (read-only for regulators).
+_SEE_ALL = (OrgKind.admin, OrgKind.regulator)
+
+
+def get_batch(session: Session, batch_id: str, *, lock: bool = False) -> Batch:
+    query = select(Batch).where(Batch.id == batch_id)
+    if lock:
+        query = query.with_for_update()
+    batch = session.exec(query).first()
+    if batch is None:
+        raise BatchNotFound(f"batch {batch_id} not found")
+    return batch
+
+
+def load_events(session: Session, batch_id: str) -> list[Event]:
+    return list(
+        session.exec(select(Event).where(Event.batch_id == batch_id).order_by(col(Event.seq)))
+    )
+
+
+def _ledger_events(events: list[Event]) -> list[LedgerEvent]:
+    return [LedgerEvent(e.seq, e.type, e.actor_org_id, e.data) for e in events]
+
+
+def ensure_visible(session: Session, batch: Batch, org: Organization) -> None:
+    """Producer, brand owner, regulators, admins and any party to the chain may read it."""
+    if org.kind in _SEE_ALL or org.id == batch.cooperative_org_id:
+        return
+    brand = session.get(Brand, batch.brand_id)
+    if brand is not None and brand.owner_org_id == org.id:
+        return
+    for e in load_events(session, batch.id):
+        if e.actor_org_id == org.id or (e.type == "shipped" and e.data.get("to_org_id") == org.id):
+            return
+    raise Forbidden(f"batch {batch.id} is not visible to {org.name}")
+
+
+def create_batch(
+    session: Session, *, actor: Organization, body: BatchCreate
+) -> tuple[Batch, Brand]:
+    """Register a batch under a brand the cooperative is licensed for; writes event 0."""
+    brand = get_brand(session, body.brand)
+    require_license(session, brand=brand, org=actor, day=utcnow().date())
+    if session.exec(
+        select(Batch.id).where(Batch.brand_id == brand.id, Batch.lot == body.lot)
+    ).first():
+        raise BatchExists(f"lot {body.lot!r} already exists under brand {brand.slug!r}")
+    batch = Batch(
+        brand_id=brand.id,
+        cooperative_org_id=actor.id,
+        lot=body.lot,
+        product=body.product,
+        variety=body.variety,
+        gtin=body.gtin,
+        head_seq=-1,
+        head_hash=GENESIS_HASH,
+    )
+    session.add(batch)
+    session.flush()
+    now = utcnow()
+    data = event_types.validate_data("created", body.model_dump(exclude_none=True))
+    _write(session, batch, type="created", data=data, location=None, event_time=now, actor=actor)
+    return batch, brand
+
+
+def _write(
+    session: Session,
+    batch: Batch,
+    *,
+    type: str,
+    data: dict[str, Any],
+    location: dict[str, Any] | None,
+    event_time: datetime,
+    actor: Organization,
+    idempotency_key: str | None = None,
+    request_digest: str | None = None,
+) -> Event:
+    """Link a new event to the batch head and move the head; the caller holds the lock."""
+    seq = batch.head_seq + 1
+    recorded_at = utcnow()
+    offset = format_offset(event_time)
+    # Stored as UTC: SQLite keeps wall-clock text and would drop the offset.
+    event_time = as_utc(event_time)
+    body = event_body(
+        batch_id=batch.id,
+        seq=seq,
+        type=type,
+        event_time=event_time,
+        event_time_offset=offset,
+        recorded_at=recorded_at,
+        actor_org_id=actor.id,
+        location=location,
+        data=data,
+    )
+    event = Event(
+        batch_id=batch.id,
+        seq=seq,
+        type=type,
+        event_time=event_time,
+        event_time_offset=offset,
+        recorded_at=recorded_at,
+        actor_org_id=actor.id,
+        location=location,
+        data=data,
+        prev_hash=batch.head_hash,
+        hash=link_hash(batch.head_hash, body),
+        idempotency_key=idempotency_key,
+        request_digest=request_digest,
+    )
+    batch.head_seq, batch.head_hash, batch.updated_at = seq, event.hash, recorded_at
+    if type == "recalled":
+        batch.status = BatchStatus.recalled
+    session.add(event)
+    session.add(batch)
+    session.flush()
+    return event
+
+
+def _check_mass_balance(batch: Batch, existing: list[Event], candidate: LedgerEvent) -> None:
+    try:
+        replay(batch.cooperative_org_id, [*_ledger_events(existing), candidate])
+    except LedgerError as exc:
+        if exc.conflict:
+            raise MassBalanceExceeded(exc.detail) from exc
+        raise InvalidInput(exc.detail) from exc
+
+
+def append_registry_event(
+    session: Session, *, batch_id: str, type: str, data: dict[str, Any], actor: Organization
+) -> Event:
+    """Append an event the registry writes itself (e.g. `labeled`), under mass balance."""
+    batch = get_batch(session, batch_id, lock=True)
+    data = event_types.validate_data(type, data)
+    existing = load_events(session, batch.id)
+    _check_mass_balance(batch, existing, LedgerEvent(batch.head_seq + 1, type, actor.id, data))
+    return _write(
+        session, batch, type=type, data=data, location=None, event_time=utcnow(), actor=actor
+    )
+
+
+def _request_digest(batch_id: str, event: BaseModel) -> str:
+    return sha256_hex(
+        canonical_json({"batch_id": batch_id, "event": event.model_dump(mode="json")})
+    )
+
+
+def append_event(
+    session: Session,
+    *,
+    batch_id: str,
+    event: BaseModel,
+    actor: Organization,
+    idempotency_key: str | None = None,
+) -> tuple[Event, bool]:
+    """Append a client event; returns (event, created). A repeated idempotency key with the
+    same body returns the original event with created=False; with another body, 409."""
+    batch = get_batch(session, batch_id, lock=True)
+    digest = _request_digest(batch_id, event) if idempotency_key else None
+    if idempotency_key:
+        previous = session.exec(
+            select(Event).where(
+                Event.actor_org_id == actor.id, Event.idempotency_key == idempotency_key
+            )
+        ).first()
+        if previous is not None:
+            if previous.batch_id != batch_id or previous.request_digest != digest:
+                raise IdempotencyKeyReused(
+                    f"Idempotency-Key {idempotency_key!r} was already used with another body"
+                )
+            return previous, False
+
+    type_ = str(event.type)
+    data: dict[str, Any] = event.data.model_dump(mode="json", exclude_none=True)
+    location_model = event.location
+    location = (
+        None
+        if location_model is None
+        else location_model.model_dump(mode="json", exclude_none=True)
+    )
+    event_time: datetime = event.event_time
+
+    existing = load_events(session, batch.id)
+    try:
+        state = replay(batch.cooperative_org_id, _ledger_events(existing))
+    except LedgerError:  # a history that no longer replays must still accept recalls/corrections
+        state = Ledger(batch.cooperative_org_id)
+    _check_permission(session, batch, state, type_, data, actor, existing)
+    if type_ == "harvested":
+        _check_harvest(session, batch, actor, location, data)
+    elif type_ == "shipped":
+        target = session.get(Organization, data["to_org_id"])
+        if target is None or target.id == actor.id:
+            raise InvalidInput(
+                f"data.to_org_id: {data['to_org_id']} is not another known organization"
+            )
+    elif type_ == "correction":
+        data = _check_correction(existing, data, actor)
+
+    _check_mass_balance(batch, existing, LedgerEvent(batch.head_seq + 1, type_, actor.id, data))
+    written = _write(
+        session,
+        batch,
+        type=type_,
+        data=data,
+        location=location,
+        event_time=event_time,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        request_digest=digest,
+    )
+    return written, True
+
+
+def _check_permission(
+    session: Session,
+    batch: Batch,
+    state: Ledger,
+    type_: str,
+    data: dict[str, Any],
+    actor: Organization,
+    existing: list[Event],
+) -> None:
+    if type_ in event_types.REGISTRY_ONLY_TYPES:
+        raise Forbidden(f"{type_} events are written by the registry only")
+    if type_ == "recalled":
+        brand = session.get(Brand, batch.brand_id)
+        if actor.kind != OrgKind.regulator and (brand is None or brand.owner_org_id != actor.id):
+            raise NotCustodian("only the brand owner or a regulator may recall a batch")
+        return
+    if actor.kind in (OrgKind.regulator, OrgKind.platform, OrgKind.admin):
+        raise NotCustodian(f"a {actor.kind} may not append {type_} events")
+    if type_ == "received":
+        if not state.awaits_goods(actor.id):
+            raise NotCustodian(f"nothing of batch {batch.id} was shipped to {actor.name}")
+        return
+    if type_ == "correction":
+        return  # the author check needs the corrected event; see _check_correction
+    if type_ in ("harvested", "input_applied", "packed") and actor.id != batch.cooperative_org_id:
+        raise NotCustodian(f"only the producing cooperative records {type_} events")
+    if not state.is_custodian(actor.id):
+        raise NotCustodian(f"{actor.name} does not hold batch {batch.id}")
+
+
+def _check_harvest(
+    session: Session,
+    batch: Batch,
+    actor: Organization,
+    location: dict[str, Any] | None,
+    data: dict[str, Any],
+) -> None:
+    """Production area (422 naming the county) and the annual license quota (409)."""
+    brand = session.get(Brand, batch.brand_id)
+    assert brand is not None
+    county = (location or {}).get("county_code")
+    if county is None:
+        raise InvalidInput("location.county_code is required for a harvested event")
+    if county not in brand.county_codes:
+        raise OutsideProductionArea(
+            f"county {county} is outside the production area of {brand.slug!r} "
+            f"({', '.join(brand.county_codes)})"
+        )
+    harvest_day = date.fromisoformat(data["harvest_date"])
+    lic = require_license(session, brand=brand, org=actor, day=harvest_day)
+    # Lock the license so two batches' harvests cannot both slip under the quota.
+    session.exec(select(License).where(License.id == lic.id).with_for_update()).first()
+    year = harvest_day.year
+    already = _harvested_kg(session, brand_id=brand.id, org_id=actor.id, year=year)
+    new_kg = float(data["quantity"]) * event_types.MASS_UNITS_KG[data["unit"]]
+    if already + new_kg > lic.annual_quota_kg + 1e-6:
+        raise QuotaExceeded(
+            f"harvest of {new_kg:g} kg would bring {actor.name}'s {year} total under "
+            f"{brand.slug!r} to {already + new_kg:g} kg, over its quota of {lic.annual_quota_kg:g} kg"
+        )
+
+
+def _harvested_kg(session: Session, *, brand_id: str, org_id: str, year: int) -> float:
+    rows = session.exec(
+        select(Event)
+        .join(Batch, Batch.id == Event.batch_id)  # type: ignore[arg-type]
+        .where(
+            Batch.brand_id == brand_id,
+            Batch.cooperative_org_id == org_id,
+            or_(Event.type == "harvested", Event.type == "correction"),
+        )
+        .order_by(col(Event.batch_id), col(Event.seq))
+    ).all()
+    by_batch: dict[str, list[LedgerEvent]] = {}
+    for e in rows:
+        by_batch.setdefault(e.batch_id, []).append(
+            LedgerEvent(e.seq, e.type, e.actor_org_id, e.data)
+        )
+    total = 0.0
+    for events in by_batch.values():
+        for e in effective_events(events):
+            if e.type == "harvested" and date.fromisoformat(e.data["harvest_date"]).year == year:
+                total += float(e.data["quantity"]) * event_types.MASS_UNITS_KG[e.data["unit"]]
+    return total
+
+
+def _check_correction(
+    existing: list[Event], data: dict[str, Any], actor: Organization
+) -> dict[str, Any]:
+    seq = int(data["seq"])
+    if seq >= len(existing):
+        raise InvalidCorrection(
+            f"data.seq: batch has no event {seq} to correct (head is {len(existing) - 1})"
+        )
+    target = existing[seq]
+    if target.type in (*event_types.REGISTRY_ONLY_TYPES, "correction"):
+        raise InvalidCorrection(f"data.seq: a {target.type} event cannot be corrected")
+    if target.actor_org_id != actor.id:
+        raise NotCustodian(f"only the organization that recorded event {seq} may correct it")
+    if "corrected_data" in data:
+        try:
+            data["corrected_data"] = event_types.validate_data(target.type, data["corrected_data"])
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidCorrection(f"data.corrected_data.{where}: {first['msg']}") from exc
+    return data
+
+
+def list_events(session: Session, *, batch_id: str, actor: Organization) -> list[Event]:
+    batch = get_batch(session, batch_id)
+    ensure_visible(session, batch, actor)
+    return load_events(session, batch_id)
+
+
+def list_batches(
+    session: Session, *, actor: Organization, brand: str | None, limit: int, offset: int
+) -> list[tuple[Batch, str]]:
+    """Batches the org may see: all for regulators/admins, own brands for owners,
+    own batches for cooperatives, batches it has recorded events on for handlers."""
+    query = select(Batch, Brand.slug).join(Brand, Brand.id == Batch.brand_id)  # type: ignore[arg-type]
+    if actor.kind == OrgKind.brand_owner:
+        query = query.where(Brand.owner_org_id == actor.id)
+    elif actor.kind == OrgKind.cooperative:
+        query = query.where(Batch.cooperative_org_id == actor.id)
+    elif actor.kind not in _SEE_ALL:
+        touched = select(Event.batch_id).where(Event.actor_org_id == actor.id)
+        query = query.where(col(Batch.id).in_(touched))
+    if brand:
+        query = query.where(Brand.slug == brand)
+    query = query.order_by(col(Batch.created_at).desc(), col(Batch.id)).offset(offset).limit(limit)
+    return [(b, slug) for b, slug in session.exec(query).all()]
+
+
+def brand_slug(session: Session, batch: Batch) -> str:
+    brand = session.get(Brand, batch.brand_id)
+    assert brand is not None
+    return brand.slug

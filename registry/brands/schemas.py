@@ -1,0 +1,81 @@
+"""Request and response bodies for brands and licenses."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from registry.brands.models import BrandStatus, LicenseStatus
+from registry.core.identifiers import check_county_code
+
+CountyCode = Annotated[str, AfterValidator(check_county_code)]
+
+
+class BrandCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    slug: Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name_local: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    category: Annotated[str, Field(min_length=1, max_length=100)]
+    description: Annotated[str, Field(max_length=4000)] | None = None
+    standard: Annotated[str, Field(max_length=200)] | None = None
+    county_codes: Annotated[list[CountyCode], Field(min_length=1, max_length=100)]
+    scan_alert_threshold: Annotated[int, Field(ge=1)] | None = None
+
+
+class BrandUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    status: BrandStatus | None = None
+    description: Annotated[str, Field(max_length=4000)] | None = None
+    standard: Annotated[str, Field(max_length=200)] | None = None
+    scan_alert_threshold: Annotated[int, Field(ge=1)] | None = None
+
+
+class BrandPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    slug: str
+    name: str
+    name_local: str | None
+    category: str
+    description: str | None
+    standard: str | None
+    county_codes: list[str]
+    status: BrandStatus
+    scan_alert_threshold: int | None
+    owner_org_id: str
+    created_at: datetime
+
+
+class LicenseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    org_id: str
+    valid_from: date
+    valid_to: date
+    annual_quota_kg: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LicenseCreate:
+        if self.valid_to < self.valid_from:
+            raise ValueError("valid_to must not be before valid_from")
+        return self
+
+
+class LicensePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    brand_id: str
+    org_id: str
+    valid_from: date
+    valid_to: date
+    annual_quota_kg: float
+    status: LicenseStatus
+    created_at: datetime
+    revoked_at: datetime | None

@@ -1,0 +1,43 @@
+"""Bearer API-key authentication and the org-kind checks every protected route declares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from registry.core.db import SessionDep
+from registry.core.errors import Forbidden, Unauthorized
+from registry.orgs.models import Organization, OrgKind
+from registry.orgs.service import authenticate
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def current_org(request: Request, session: SessionDep) -> Organization:
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("missing Authorization: Bearer <api key>")
+    return authenticate(session, token)
+
+
+CurrentOrg = Annotated[Organization, Depends(current_org)]
+
+
+def require_kind(*kinds: OrgKind) -> Callable[[Organization], Organization]:
+    """A dependency that lets only the given org kinds through (403 for the others)."""
+    allowed = ", ".join(kinds)
+
+    def check(org: CurrentOrg) -> Organization:
+        if org.kind not in kinds:
+            raise Forbidden(f"this action is for {allowed}; your organization is a {org.kind}")
+        return org
+
+    return check

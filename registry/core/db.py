@@ -1,0 +1,110 @@
+"""Engine, sessions and transaction boundaries for SQLite (default) and PostgreSQL.
+
+A request or task gets one session and commits once at the end, so an event and its
+chain-head update land together. Work that must wait for the commit (sending Celery tasks)
+is registered with `after_commit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, create_engine
+
+from registry.core.config import get_settings
+from registry.core.errors import Conflict, RegistryError
+
+_AFTER_COMMIT = "after_commit_callbacks"
+
+
+class ServiceUnavailable(RegistryError):
+    status_code = 503
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _: Any) -> None:
+            # Let SQLAlchemy's "begin" event issue BEGIN so writers can ask for IMMEDIATE.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            immediate = conn.get_execution_options().get("sqlite_immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    return make_engine(get_settings().database_url)
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's transaction has committed (never on rollback)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, []):
+        callback()
+
+
+@contextmanager
+def unit_of_work(engine: Engine | None = None, *, write: bool = False) -> Iterator[Session]:
+    """One transaction: commit at the end, roll back on error, then run after-commit work.
+
+    `write=True` takes SQLite's write lock at BEGIN so concurrent appends queue instead of
+    failing on a stale snapshot; PostgreSQL writers lock rows instead.
+    """
+    bind = engine or get_engine()
+    if write and bind.dialect.name == "sqlite":
+        bind = bind.execution_options(sqlite_immediate=True)
+    session = Session(bind, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        session.info.pop(_AFTER_COMMIT, None)
+        raise Conflict(f"conflicting write: {exc.orig}") from exc
+    except OperationalError as exc:
+        session.rollback()
+        session.info.pop(_AFTER_COMMIT, None)
+        raise ServiceUnavailable("the database is busy or unreachable; retry") from exc
+    except BaseException:
+        session.rollback()
+        session.info.pop(_AFTER_COMMIT, None)
+        raise
+    finally:
+        session.close()
+    _run_after_commit(session)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Request-scoped session; the transaction commits before the response is sent."""
+    engine = getattr(request.app.state, "engine", None)
+    with unit_of_work(engine, write=request.method not in ("GET", "HEAD", "OPTIONS")) as s:
+        yield s
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -1,0 +1,71 @@
+"""The error base class every domain error derives from, and its one HTTP rendering."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+class RegistryError(Exception):
+    """A domain error with the HTTP status it maps to; the class name is the `error` field."""
+
+    status_code: ClassVar[int] = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(RegistryError):
+    status_code = 404
+
+
+class Conflict(RegistryError):
+    status_code = 409
+
+
+class Forbidden(RegistryError):
+    status_code = 403
+
+
+class Unauthorized(RegistryError):
+    status_code = 401
+
+
+class InvalidInput(RegistryError):
+    """Well-formed input that breaks a domain rule checked against stored state."""
+
+    status_code = 422
+
+
+def _body(error: str, detail: Any) -> dict[str, Any]:
+    return {"error": error, "detail": detail}
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else str(err.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every RegistryError and validation error as `{"error", "detail"}`."""
+
+    async def registry_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RegistryError)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(
+            _body(type(exc).__name__, exc.detail), status_code=exc.status_code, headers=headers
+        )
+
+    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return JSONResponse(_body("ValidationError", _describe_validation(exc)), status_code=422)
+
+    app.add_exception_handler(RegistryError, registry_error)
+    app.add_exception_handler(RequestValidationError, validation_error)

@@ -1,0 +1,208 @@
+"""Seeds a realistic county brand for `registry demo`: Rongjiang navel oranges (522632)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlmodel import Session, select
+
+from registry.batches.event_types import EVENT_ADAPTER
+from registry.batches.schemas import BatchCreate
+from registry.batches.service import append_event, create_batch
+from registry.brands.models import Brand
+from registry.brands.schemas import BrandCreate, LicenseCreate
+from registry.brands.service import create_brand, create_license
+from registry.orgs.models import Organization, OrgKind
+from registry.orgs.service import create_api_key, create_org
+
+CST = timezone(timedelta(hours=8))
+BRAND_SLUG = "rongjiang-navel-orange"
+COUNTY = "522632"
+
+
+@dataclass
+class DemoSeed:
+    orgs: dict[str, Organization] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    batch_ids: list[str] = field(default_factory=list)
+    created: bool = True
+
+
+_ORGS: list[tuple[str, str, OrgKind, str | None]] = [
+    ("admin", "Registry admin", OrgKind.admin, None),
+    ("owner", "Rongjiang Navel Orange Association (榕江县脐橙协会)", OrgKind.brand_owner, COUNTY),
+    ("coop", "Zhaibian Fruit Cooperative (寨蒿果业合作社)", OrgKind.cooperative, COUNTY),
+    ("coop2", "Chejiang Orchard Cooperative (车江果园合作社)", OrgKind.cooperative, COUNTY),
+    ("handler", "Guiyang Cold Chain Co. (贵阳冷链)", OrgKind.handler, "520102"),
+    ("regulator", "Qiandongnan Market Regulation Bureau", OrgKind.regulator, "522601"),
+    ("platform", "Example Marketplace", OrgKind.platform, None),
+]
+
+
+def _event(type_: str, when: datetime, data: dict[str, Any], place: str | None = None) -> Any:
+    location = {"county_code": COUNTY, "place": place} if place else None
+    return EVENT_ADAPTER.validate_python(
+        {"type": type_, "event_time": when.isoformat(), "location": location, "data": data}
+    )
+
+
+def _batch_life(
+    session: Session, seed: DemoSeed, coop_key: str, lot: str, day: date, kg: int
+) -> str:
+    coop, handler = seed.orgs[coop_key], seed.orgs["handler"]
+    batch, _ = create_batch(
+        session,
+        actor=coop,
+        body=BatchCreate(
+            brand=BRAND_SLUG,
+            lot=lot,
+            product="navel orange",
+            variety="Newhall",
+            gtin="06901234567892",
+        ),
+    )
+    t = datetime(day.year, day.month, day.day, 8, 30, tzinfo=CST)
+    units = kg // 5
+    steps = [
+        (
+            coop,
+            _event(
+                "input_applied",
+                t - timedelta(days=60),
+                {
+                    "input_name": "organic compost",
+                    "dose": 2,
+                    "dose_unit": "t/ha",
+                    "pre_harvest_interval_days": 60,
+                },
+            ),
+        ),
+        (
+            coop,
+            _event(
+                "harvested",
+                t,
+                {"quantity": kg, "unit": "kg", "harvest_date": day.isoformat(), "plot": "A-12"},
+                place="Zhaibian village, plot A-12",
+            ),
+        ),
+        (
+            coop,
+            _event(
+                "inspected",
+                t + timedelta(hours=6),
+                {
+                    "method": "GB 2763 multi-residue screen",
+                    "analytes": ["chlorpyrifos", "imidacloprid"],
+                    "result": "pass",
+                    "lab": "Qiandongnan Agricultural Testing Center",
+                },
+            ),
+        ),
+        (
+            coop,
+            _event(
+                "cooled", t + timedelta(hours=8), {"place": "village cold room", "temperature_c": 6}
+            ),
+        ),
+        (
+            coop,
+            _event(
+                "packed",
+                t + timedelta(days=1),
+                {
+                    "units": units,
+                    "unit_size": 5,
+                    "unit": "kg",
+                    "packing_site": "Zhaibian packing house",
+                },
+            ),
+        ),
+        (
+            coop,
+            _event(
+                "shipped",
+                t + timedelta(days=2),
+                {
+                    "quantity": units,
+                    "unit": "box",
+                    "to_org_id": handler.id,
+                    "destination": "Guiyang",
+                },
+            ),
+        ),
+        (
+            handler,
+            _event(
+                "received",
+                t + timedelta(days=2, hours=9),
+                {"quantity": units, "unit": "box", "from_org_id": coop.id},
+            ),
+        ),
+        (
+            handler,
+            _event(
+                "stored",
+                t + timedelta(days=2, hours=10),
+                {"place": "Guiyang DC cold store 3", "conditions": "4-8 °C"},
+            ),
+        ),
+    ]
+    for actor, event in steps:
+        append_event(session, batch_id=batch.id, event=event, actor=actor)
+    return batch.id
+
+
+def seed_demo(session: Session) -> DemoSeed:
+    """Create the demo brand, organizations and batches; on an already seeded database,
+    issue fresh API keys for the demo organizations instead (keys are only shown once)."""
+    seed = DemoSeed()
+    if session.exec(select(Brand).where(Brand.slug == BRAND_SLUG)).first() is not None:
+        seed.created = False
+        for key, name, _, _ in _ORGS:
+            org = session.exec(select(Organization).where(Organization.name == name)).first()
+            if org is not None:
+                seed.orgs[key] = org
+                seed.keys[key] = create_api_key(session, org_id=org.id)[1]
+        return seed
+    for key, name, kind, county in _ORGS:
+        seed.orgs[key], seed.keys[key] = create_org(
+            session, name=name, kind=kind, county_code=county
+        )
+    owner = seed.orgs["owner"]
+    create_brand(
+        session,
+        owner=owner,
+        body=BrandCreate(
+            slug=BRAND_SLUG,
+            name="Rongjiang Navel Orange",
+            name_local="榕江脐橙",
+            category="navel orange",
+            description="Navel oranges grown on the terraced hills along the Duliu river in Rongjiang "
+            "county, Guizhou: thin skin, high sugar, harvested from November.",
+            standard="DB52/T 1590 Rongjiang navel orange",
+            county_codes=[COUNTY],
+        ),
+    )
+    this_year = date.today().year
+    for coop_key in ("coop", "coop2"):
+        create_license(
+            session,
+            slug=BRAND_SLUG,
+            actor=owner,
+            body=LicenseCreate(
+                org_id=seed.orgs[coop_key].id,
+                valid_from=date(this_year, 1, 1),
+                valid_to=date(this_year + 1, 12, 31),
+                annual_quota_kg=200_000,
+            ),
+        )
+    harvest = date(this_year, 11, 20) if date.today() >= date(this_year, 11, 20) else date.today()
+    for i, (coop_key, kg) in enumerate([("coop", 5000), ("coop", 3000), ("coop2", 4000)]):
+        lot = f"RJ{harvest:%Y-%m%d}-{'ABC'[i]}"
+        seed.batch_ids.append(
+            _batch_life(session, seed, coop_key, lot, harvest - timedelta(days=i), kg)
+        )
+    return seed
