@@ -150,72 +150,76 @@ EVENT_TYPES = tuple(DATA_MODELS)
 REGISTRY_ONLY_TYPES = frozenset({"created", "labeled"})
 
 
-class _EventBase(_Strict):
+class EventBase(_Strict):
+    """What every client event has; each subclass pins `type` and its `data` model."""
+
+    type: str
     event_time: AwareDatetime
     location: Location | None = None
+    data: _Strict
 
 
-class CreatedEvent(_EventBase):
+class CreatedEvent(EventBase):
     type: Literal["created"]
     data: CreatedData
 
 
-class InputAppliedEvent(_EventBase):
+class InputAppliedEvent(EventBase):
     type: Literal["input_applied"]
     data: InputAppliedData
 
 
-class HarvestedEvent(_EventBase):
+class HarvestedEvent(EventBase):
     type: Literal["harvested"]
     data: HarvestedData
 
 
-class InspectedEvent(_EventBase):
+class InspectedEvent(EventBase):
     type: Literal["inspected"]
     data: InspectedData
 
 
-class CooledEvent(_EventBase):
+class CooledEvent(EventBase):
     type: Literal["cooled"]
     data: CooledData
 
 
-class PackedEvent(_EventBase):
+class PackedEvent(EventBase):
     type: Literal["packed"]
     data: PackedData
 
 
-class LabeledEvent(_EventBase):
+class LabeledEvent(EventBase):
     type: Literal["labeled"]
     data: LabeledData
 
 
-class StoredEvent(_EventBase):
+class StoredEvent(EventBase):
     type: Literal["stored"]
     data: StoredData
 
 
-class ShippedEvent(_EventBase):
+class ShippedEvent(EventBase):
     type: Literal["shipped"]
     data: ShippedData
 
 
-class ReceivedEvent(_EventBase):
+class ReceivedEvent(EventBase):
     type: Literal["received"]
     data: ReceivedData
 
 
-class SoldEvent(_EventBase):
+class SoldEvent(EventBase):
     type: Literal["sold"]
     data: SoldData
 
 
-class RecalledEvent(_EventBase):
+class RecalledEvent(EventBase):
     type: Literal["recalled"]
     data: RecalledData
 
 
-class CorrectionEvent(_EventBase):
+class CorrectionEvent(EventBase):
     type: Literal["correction"]
     data: CorrectionData
 

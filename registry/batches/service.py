@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, or_, select
 
 from registry.batches import event_types
+from registry.batches.event_types import EventBase
 from registry.batches.chain import GENESIS_HASH, event_body, link_hash
 from registry.batches.exceptions import (
     BatchExists,
@@ -184,7 +185,7 @@ def append_event(
     session: Session,
     *,
     batch_id: str,
-    event: BaseModel,
+    event: EventBase,
     actor: Organization,
     idempotency_key: str | None = None,
 ) -> tuple[Event, bool]:
@@ -327,9 +328,9 @@ def _harvested_kg(session: Session, *, brand_id: str, org_id: str, year: int) ->
         )
     total = 0.0
     for events in by_batch.values():
-        for e in effective_events(events):
-            if e.type == "harvested" and date.fromisoformat(e.data["harvest_date"]).year == year:
-                total += float(e.data["quantity"]) * event_types.MASS_UNITS_KG[e.data["unit"]]
+        for le in effective_events(events):
+            if le.type == "harvested" and date.fromisoformat(le.data["harvest_date"]).year == year:
+                total += float(le.data["quantity"]) * event_types.MASS_UNITS_KG[le.data["unit"]]
     return total
 
 

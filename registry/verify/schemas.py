@@ -1,0 +1,134 @@
+"""The verification verdict, as answered by the JSON API, bulk API and consumer page."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class Verdict(StrEnum):
+    genuine = "genuine"
+    suspicious = "suspicious"
+    recalled = "recalled"
+    invalid = "invalid"
+
+
+class ReasonCode(StrEnum):
+    # invalid
+    malformed_code = "malformed_code"
+    bad_signature = "bad_signature"
+    unknown_key = "unknown_key"
+    revoked_key = "revoked_key"
+    unknown_batch = "unknown_batch"
+    unknown_serial = "unknown_serial"
+    # recalled
+    batch_recalled = "batch_recalled"
+    # suspicious
+    scan_threshold_exceeded = "scan_threshold_exceeded"
+    impossible_travel = "impossible_travel"
+    not_yet_shipped = "not_yet_shipped"
+    brand_suspended = "brand_suspended"
+    license_revoked = "license_revoked"
+    chain_broken = "chain_broken"
+
+
+class Reason(BaseModel):
+    code: ReasonCode
+    message: str
+
+
+class CodeInfo(BaseModel):
+    gtin: str
+    lot: str
+    serial: str
+    key_id: str
+    url: str
+
+
+class BrandInfo(BaseModel):
+    slug: str
+    name: str
+    name_local: str | None
+    category: str
+    county_codes: list[str]
+    status: str
+    description: str | None
+    standard: str | None
+
+
+class ProducerInfo(BaseModel):
+    id: str
+    name: str
+    county_code: str | None
+
+
+class BatchInfo(BaseModel):
+    id: str
+    lot: str
+    product: str
+    variety: str | None
+    status: str
+    harvest_date: date | None
+    harvest_place: str | None
+    harvest_county_code: str | None
+    harvested_kg: float | None
+
+
+class TimelineEntry(BaseModel):
+    seq: int
+    type: str
+    event_time: datetime
+    actor: str
+    place: str | None
+    county_code: str | None
+    data: dict[str, Any]
+
+
+class ChainInfo(BaseModel):
+    length: int
+    head_hash: str
+    intact: bool
+
+
+class ScanInfo(BaseModel):
+    count: int
+    first_at: datetime | None
+
+
+class VerifyResult(BaseModel):
+    verdict: Verdict
+    reasons: list[Reason]
+    code: CodeInfo | None
+    brand: BrandInfo | None = None
+    producer: ProducerInfo | None = None
+    batch: BatchInfo | None = None
+    timeline: list[TimelineEntry] = []
+    chain: ChainInfo | None = None
+    scans: ScanInfo | None = None
+    checked_at: datetime
+
+
+class BulkVerifyRequest(BaseModel):
+    codes: list[str]
+
+
+class BulkResult(BaseModel):
+    """One entry of a bulk answer, in request order: the code as given and its verdict.
+    Bulk checks are listings, not consumer scans, so they are not counted as scans."""
+
+    code: str
+    verdict: Verdict
+    reasons: list[Reason]
+    gtin: str | None = None
+    lot: str | None = None
+    serial: str | None = None
+    brand: str | None = None
+    county_codes: list[str] | None = None
+    batch_id: str | None = None
+
+
+class BulkVerifyResponse(BaseModel):
+    results: list[BulkResult]
