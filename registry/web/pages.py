@@ -1,20 +1,105 @@
-"""Renders the consumer verification page from a VerifyResult (server-side, no JavaScript)."""
+"""The consumer pages: the verification page a phone opens from a label, and the brand page."""
 
 from __future__ import annotations
 
-import html
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from registry.verify.schemas import VerifyResult
+from registry.verify.schemas import ReasonCode, TimelineEntry, Verdict, VerifyResult
+from registry.web.render import PageContext, format_number, render
+from registry.web.service import BrandOverview
+
+# Per event type: (message id, the data fields it needs). A fact shows when all are present.
+EVENT_FACTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "created": (("fact.product", ("product",)), ("fact.variety", ("variety",))),
+    "input_applied": (
+        ("fact.input", ("input_name", "dose", "dose_unit")),
+        ("fact.phi", ("pre_harvest_interval_days",)),
+        ("fact.area", ("area",)),
+    ),
+    "harvested": (("fact.quantity", ("quantity", "unit")), ("fact.plot", ("plot",))),
+    "inspected": (("fact.inspection", ("method", "result")),),
+    "cooled": (("fact.place", ("place",)), ("fact.temperature", ("temperature_c",))),
+    "packed": (
+        ("fact.packed", ("units", "unit_size", "unit")),
+        ("fact.packing_site", ("packing_site",)),
+    ),
+    "labeled": (("fact.labels", ("count",)),),
+    "stored": (("fact.place", ("place",)), ("fact.conditions", ("conditions",))),
+    "shipped": (("fact.quantity", ("quantity", "unit")), ("fact.destination", ("destination",))),
+    "received": (("fact.quantity", ("quantity", "unit")),),
+    "sold": (("fact.channel", ("channel",)), ("fact.quantity", ("quantity", "unit"))),
+    "recalled": (("fact.reason", ("reason",)), ("fact.scope", ("scope",))),
+    "correction": (("fact.corrects", ("seq",)), ("fact.reason", ("reason",))),
+}
+CLONE_SIGNALS = frozenset({ReasonCode.scan_threshold_exceeded, ReasonCode.impossible_travel})
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    entry: TimelineEntry
+    label: str
+    facts: list[str]
+
+
+def _facts(ctx: PageContext, entry: TimelineEntry) -> list[str]:
+    facts = []
+    for message_id, fields in EVENT_FACTS.get(entry.type, ()):
+        if any(entry.data.get(name) in (None, "") for name in fields):
+            continue
+        values: dict[str, Any] = {name: format_number(entry.data[name]) for name in fields}
+        if "unit" in values:
+            values["unit"] = ctx.unit(entry.data["unit"])
+        if "result" in values:
+            values["result"] = ctx.t.optional(
+                f"inspection.{entry.data['result']}", values["result"]
+            )
+        facts.append(ctx.t(message_id, **values))
+    return facts
+
+
+def _event_label(ctx: PageContext, event_type: str) -> str:
+    return ctx.t.optional(f"event.{event_type}", event_type)
 
 
 def verification_page(request: Request, result: VerifyResult) -> HTMLResponse:
-    """The HTML answer to a browser that opened a label URL."""
-    verdict = html.escape(result.verdict.value)
-    body = (
-        '<!doctype html><html lang="zh"><head><meta charset="utf-8">'
-        f"<title>{verdict}</title></head><body><h1>{verdict}</h1></body></html>"
+    """The HTML answer to a browser that opened a label URL: verdict first, then the facts."""
+    ctx = PageContext(request)
+    # An invalid code vouches for nothing: showing the batch it names would let a forger
+    # borrow a real batch's story, so only the verdict and the code as read are shown.
+    vouched = result.verdict != Verdict.invalid
+    entries = result.timeline if vouched else []
+    recalls = [e for e in entries if e.type == "recalled"]
+    codes = {reason.code for reason in result.reasons}
+    response = render(
+        ctx,
+        "verify.html",
+        result=result,
+        verdict=result.verdict.value,
+        brand=result.brand if vouched else None,
+        batch=result.batch if vouched else None,
+        producer=result.producer if vouched else None,
+        chain=result.chain if vouched else None,
+        scans=result.scans if vouched else None,
+        timeline=[TimelineItem(e, _event_label(ctx, e.type), _facts(ctx, e)) for e in entries],
+        inspections=[e for e in entries if e.type == "inspected"],
+        recall=recalls[-1] if recalls else None,
+        looks_copied=bool(codes & CLONE_SIGNALS),
+        show_reasons=result.verdict != Verdict.genuine,
+        json_href=ctx.query_href(lang=None, format="json") if result.code else None,
     )
-    return HTMLResponse(body)
+    # Each load is an answer about this moment (scan count, recall): never reuse it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def brand_page(request: Request, overview: BrandOverview) -> HTMLResponse:
+    """The public page of a brand: what it is, where it grows, who may use it, how to check."""
+    return render(PageContext(request), "brand.html", o=overview, brand=overview.brand)
+
+
+def brand_not_found_page(request: Request, slug: str) -> HTMLResponse:
+    return render(PageContext(request), "not_found.html", status_code=404, slug=slug)
