@@ -6,7 +6,7 @@ and unknown fields are refused.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
@@ -21,6 +21,8 @@ Unit = Literal["g", "kg", "t", "unit", "box", "case", "bag"]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 CountyCode = Annotated[str, AfterValidator(check_county_code)]
+# Integers are hashed as RFC 8785 JSON, which is exact only up to 2**53 - 1.
+JsonInt = Annotated[int, Field(le=2**53 - 1)]
 
 
 def _check_gln(value: str) -> str:
@@ -55,7 +57,7 @@ class InputAppliedData(_Strict):
     dose_unit: Text
     registration_no: Text | None = None
     area: Text | None = None
-    pre_harvest_interval_days: Annotated[int, Field(ge=0)] | None = None
+    pre_harvest_interval_days: Annotated[JsonInt, Field(ge=0)] | None = None
 
 
 class HarvestedData(_Strict):
@@ -79,7 +81,7 @@ class CooledData(_Strict):
 
 
 class PackedData(_Strict):
-    units: Annotated[int, Field(gt=0)]
+    units: Annotated[JsonInt, Field(gt=0)]
     unit_size: Positive
     unit: MassUnit
     packing_site: Text | None = None
@@ -89,7 +91,7 @@ class LabeledData(_Strict):
     run_id: str
     first_serial: str
     last_serial: str
-    count: Annotated[int, Field(gt=0)]
+    count: Annotated[JsonInt, Field(gt=0)]
     key_id: str
 
 
@@ -125,7 +127,7 @@ class RecalledData(_Strict):
 
 
 class CorrectionData(_Strict):
-    seq: Annotated[int, Field(ge=0)]
+    seq: Annotated[JsonInt, Field(ge=0)]
     reason: Text
     corrected_data: dict[str, Any] | None = None
 
@@ -150,11 +152,22 @@ EVENT_TYPES = tuple(DATA_MODELS)
 REGISTRY_ONLY_TYPES = frozenset({"created", "labeled"})
 
 
+def _storable_instant(value: datetime) -> datetime:
+    """Stored and hashed in UTC as RFC 3339 with a four-digit year."""
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not 1900 <= year <= 9999:
+        raise ValueError("must lie between the years 1900 and 9999 (UTC)")
+    return value
+
+
 class EventBase(_Strict):
     """What every client event has; each subclass pins `type` and its `data` model."""
 
     type: str
-    event_time: AwareDatetime
+    event_time: Annotated[AwareDatetime, AfterValidator(_storable_instant)]
     location: Location | None = None
     data: _Strict
 

@@ -56,7 +56,7 @@ def list_batches(
     org: Reader,
     brand: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> list[BatchPublic]:
     rows = service.list_batches(session, actor=org, brand=brand, limit=limit, offset=offset)
     return [BatchPublic.build(batch, slug) for batch, slug in rows]

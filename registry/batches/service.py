@@ -232,6 +232,7 @@ def append_event(
             )
     elif type_ == "correction":
         data = _check_correction(existing, data, actor)
+        _check_corrected_harvest(session, batch, actor, existing, data)
 
     _check_mass_balance(batch, existing, LedgerEvent(batch.head_seq + 1, type_, actor.id, data))
     written = _write(
@@ -296,13 +297,28 @@ def _check_harvest(
             f"county {county} is outside the production area of {brand.slug!r} "
             f"({', '.join(brand.county_codes)})"
         )
+    _check_quota(session, brand, actor, data)
+
+
+def _check_quota(
+    session: Session,
+    brand: Brand,
+    actor: Organization,
+    data: dict[str, Any],
+    *,
+    replacing: tuple[str, int] | None = None,
+) -> None:
+    """The annual quota (409) for harvest `data`, optionally replacing the earlier
+    harvest event (batch_id, seq) that a correction rewrites."""
     harvest_day = date.fromisoformat(data["harvest_date"])
     lic = require_license(session, brand=brand, org=actor, day=harvest_day)
     # Lock the license so two batches' harvests cannot both slip under the quota.
     session.exec(select(License).where(License.id == lic.id).with_for_update()).first()
     year = harvest_day.year
-    already = _harvested_kg(session, brand_id=brand.id, org_id=actor.id, year=year)
-    new_kg = float(data["quantity"]) * event_types.MASS_UNITS_KG[data["unit"]]
+    already = _harvested_kg(
+        session, brand_id=brand.id, org_id=actor.id, year=year, exclude=replacing
+    )
+    new_kg = _harvest_kg(data)
     if already + new_kg > lic.annual_quota_kg + 1e-6:
         raise QuotaExceeded(
             f"harvest of {new_kg:g} kg would bring {actor.name}'s {year} total under "
@@ -310,7 +326,47 @@ def _check_harvest(
         )
 
 
-def _harvested_kg(session: Session, *, brand_id: str, org_id: str, year: int) -> float:
+def _harvest_kg(data: dict[str, Any]) -> float:
+    return float(data["quantity"]) * event_types.MASS_UNITS_KG[data["unit"]]
+
+
+def _check_corrected_harvest(
+    session: Session,
+    batch: Batch,
+    actor: Organization,
+    existing: list[Event],
+    data: dict[str, Any],
+) -> None:
+    """A correction that raises a harvest (or moves it to another year) is held to the
+    quota like a new harvest; one that lowers or voids it may always be recorded."""
+    corrected = data.get("corrected_data")
+    target = existing[int(data["seq"])]
+    if target.type != "harvested" or corrected is None:
+        return
+    current = next(
+        (e.data for e in effective_events(_ledger_events(existing)) if e.seq == target.seq), None
+    )
+    if (
+        current is not None
+        and corrected["harvest_date"][:4] == current["harvest_date"][:4]
+        and _harvest_kg(corrected) <= _harvest_kg(current)
+    ):
+        return
+    brand = session.get(Brand, batch.brand_id)
+    assert brand is not None
+    _check_quota(session, brand, actor, corrected, replacing=(batch.id, target.seq))
+
+
+def _harvested_kg(
+    session: Session,
+    *,
+    brand_id: str,
+    org_id: str,
+    year: int,
+    exclude: tuple[str, int] | None = None,
+) -> float:
+    """Effective harvested kg of the org under the brand in `year`, leaving out the
+    harvest event `exclude` (batch_id, seq) if given."""
     rows = session.exec(
         select(Event)
         .join(Batch, Batch.id == Event.batch_id)  # type: ignore[arg-type]
@@ -327,10 +383,12 @@ def _harvested_kg(session: Session, *, brand_id: str, org_id: str, year: int) ->
             LedgerEvent(e.seq, e.type, e.actor_org_id, e.data)
         )
     total = 0.0
-    for events in by_batch.values():
+    for batch_id, events in by_batch.items():
         for le in effective_events(events):
-            if le.type == "harvested" and date.fromisoformat(le.data["harvest_date"]).year == year:
-                total += float(le.data["quantity"]) * event_types.MASS_UNITS_KG[le.data["unit"]]
+            if le.type != "harvested" or (batch_id, le.seq) == exclude:
+                continue
+            if date.fromisoformat(le.data["harvest_date"]).year == year:
+                total += _harvest_kg(le.data)
     return total
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
 from registry.batches.event_types import EVENT_ADAPTER
 from registry.batches.schemas import EventPublic, SyncItem, SyncResult
 from registry.batches.service import append_event
+from registry.core.db import refused_value
 from registry.core.errors import RegistryError
 from registry.orgs.models import Organization
 
@@ -48,15 +50,16 @@ def apply_outbox(
                 actor=actor,
                 idempotency_key=item.idempotency_key,
             )
-        except RegistryError as exc:
+        except (RegistryError, DataError) as caught:
             savepoint.rollback()
+            error = caught if isinstance(caught, RegistryError) else refused_value(caught)
             results.append(
                 SyncResult(
                     **base,
                     status="rejected",
-                    status_code=exc.status_code,
-                    error=type(exc).__name__,
-                    detail=exc.detail,
+                    status_code=error.status_code,
+                    error=type(error).__name__,
+                    detail=error.detail,
                 )
             )
             continue

@@ -23,7 +23,7 @@ class BrandCreate(BaseModel):
     description: Annotated[str, Field(max_length=4000)] | None = None
     standard: Annotated[str, Field(max_length=200)] | None = None
     county_codes: Annotated[list[CountyCode], Field(min_length=1, max_length=100)]
-    scan_alert_threshold: Annotated[int, Field(ge=1)] | None = None
+    scan_alert_threshold: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
 
 
 class BrandUpdate(BaseModel):
@@ -32,7 +32,7 @@ class BrandUpdate(BaseModel):
     status: BrandStatus | None = None
     description: Annotated[str, Field(max_length=4000)] | None = None
     standard: Annotated[str, Field(max_length=200)] | None = None
-    scan_alert_threshold: Annotated[int, Field(ge=1)] | None = None
+    scan_alert_threshold: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
 
 
 class BrandPublic(BaseModel):

@@ -14,17 +14,23 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session, create_engine
 
 from registry.core.config import get_settings
-from registry.core.errors import Conflict, RegistryError
+from registry.core.errors import Conflict, InvalidInput, RegistryError
 
 _AFTER_COMMIT = "after_commit_callbacks"
 
 
 class ServiceUnavailable(RegistryError):
     status_code = 503
+
+
+def refused_value(exc: DataError) -> InvalidInput:
+    """A value the database cannot hold or compare (PostgreSQL: a NUL character, a number
+    out of the column's range) is the client's input error, not a server fault."""
+    return InvalidInput(f"a value cannot be stored: {str(exc.orig).splitlines()[0]}")
 
 
 def make_engine(url: str) -> Engine:
@@ -87,6 +93,10 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = False) -> Iterat
         session.rollback()
         session.info.pop(_AFTER_COMMIT, None)
         raise Conflict(f"conflicting write: {exc.orig}") from exc
+    except DataError as exc:
+        session.rollback()
+        session.info.pop(_AFTER_COMMIT, None)
+        raise refused_value(exc) from exc
     except OperationalError as exc:
         session.rollback()
         session.info.pop(_AFTER_COMMIT, None)

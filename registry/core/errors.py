@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 
 class RegistryError(Exception):
@@ -67,5 +69,15 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return JSONResponse(_body("ValidationError", _describe_validation(exc)), status_code=422)
 
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        # The framework's own refusals (unknown route, wrong method, unparsable body) in
+        # the same shape, e.g. {"error": "BadRequest", "detail": "There was an error ..."}.
+        assert isinstance(exc, HTTPException)
+        error = HTTPStatus(exc.status_code).phrase.title().replace(" ", "").replace("-", "")
+        return JSONResponse(
+            _body(error, exc.detail), status_code=exc.status_code, headers=exc.headers
+        )
+
     app.add_exception_handler(RegistryError, registry_error)
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -1,0 +1,103 @@
+"""Test helpers that work below the API: whole-database snapshots, trigger bypass for
+tamper tests, and running the `registry` CLI in-process against a test database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from httpx2 import Response
+from sqlalchemy import Connection, Engine, select, text
+from typer.testing import CliRunner, Result
+
+from registry.cli import app as cli_app
+from registry.core.config import get_settings
+from registry.core.db import get_engine
+from registry.models import metadata
+
+Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
+def snapshot(engine: Engine) -> Snapshot:
+    """Every row of every table, in primary-key order: equal snapshots mean nothing changed."""
+    with engine.connect() as conn:
+        return {
+            table.name: [
+                tuple(row)
+                for row in conn.execute(select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in metadata.sorted_tables
+        }
+
+
+def event_rows(engine: Engine, batch_id: str) -> list[dict[str, Any]]:
+    """The stored events of one batch, as rows, in seq order."""
+    events = metadata.tables["events"]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(events).where(events.c.batch_id == batch_id).order_by(events.c.seq)
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+@contextmanager
+def triggers_bypassed(engine: Engine) -> Iterator[Connection]:
+    """A transaction in which the append-only triggers on `events` do not fire.
+
+    PostgreSQL: replica mode for this transaction only. SQLite: the triggers are dropped
+    and recreated from their stored SQL inside the same transaction.
+    """
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            yield conn
+            return
+        triggers = conn.execute(
+            text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
+            )
+        ).all()
+        assert triggers, "the migration should have created append-only triggers"
+        for name, _ in triggers:
+            conn.execute(text(f'DROP TRIGGER "{name}"'))
+        yield conn
+        for _, sql in triggers:
+            conn.execute(text(sql))
+
+
+def database_url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def run_cli(url: str, *args: str) -> Result:
+    """Run `registry ARGS` in-process with REGISTRY_DATABASE_URL=url; cached settings and
+    engine are cleared before and disposed after, so no other test sees them."""
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    try:
+        return CliRunner().invoke(cli_app, list(args), env={"REGISTRY_DATABASE_URL": url})
+    finally:
+        if get_engine.cache_info().currsize:
+            get_engine().dispose()
+        get_engine.cache_clear()
+        get_settings.cache_clear()
+
+
+@contextmanager
+def unchanged(engine: Engine) -> Iterator[None]:
+    """Assert that the block leaves every table exactly as it found it."""
+    before = snapshot(engine)
+    yield
+    assert snapshot(engine) == before, "the refused request changed the database"
+
+
+def assert_error(response: Response, status: int, error: str, *in_detail: str) -> str:
+    """The response is `{"error": error, "detail": ...}` with `status`; returns the detail."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "detail"}, body
+    assert body["error"] == error, body
+    for fragment in in_detail:
+        assert fragment in str(body["detail"]), body
+    return str(body["detail"])
