@@ -1,0 +1,268 @@
+"""Headless benchmark on one machine: seed a fresh database, serve the app with N uvicorn
+workers, measure the framework's ceiling (`/healthz`) and the verify paths side by side
+against that same server, and write a Markdown report.
+
+    .venv/bin/python -m loadtests.run                      # SQLite, 1 worker, Locust + wrk
+    .venv/bin/python -m loadtests.run --backend postgres --redis --workers 2
+    .venv/bin/python -m loadtests.run --smoke              # CI: seconds, fails on any failure
+
+Only 127.0.0.1 is ever loaded; users and durations are bounded by the arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from loadtests import seed
+from loadtests.phases import PhaseResult, run_locust, run_wrk, wrk_available, wrk_script
+from loadtests.report import Summary, render
+from loadtests.server import PG_URL, Server, drop_database, fresh_database
+from registry.core.db import make_engine
+from registry.labels import crypto
+from registry.migrate import upgrade
+from registry.verify.digital_link import build_url, decode_digsig, parse_url
+from registry.verify.signature import KeySet, PublicKey, key_id_for, verify_label
+
+REDIS_URL = os.environ.get("REGISTRY_LOAD_REDIS_URL", "redis://127.0.0.1:6379/2")
+MAX_USERS = 512  # a bound, so a typo cannot turn the machine into a fork bomb
+MAX_SECONDS = 1800
+
+
+@dataclass
+class Options:
+    backend: str
+    workers: int
+    users: int
+    seconds: float
+    mixed_users: int
+    mixed_seconds: float
+    bulk_users: int
+    codes: int
+    redis: bool
+    mode: str
+    smoke: bool
+    pg_url: str
+    workdir: Path
+    out: Path | None
+
+
+def _rate(fn: object, seconds: float) -> float:
+    calls, started = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds:
+        for _ in range(200):
+            fn()  # type: ignore[operator]
+        calls += 200
+    return calls / elapsed
+
+
+def crypto_rates(seconds: float = 1.5) -> tuple[float, float]:
+    """(raw `cryptography` Ed25519 verifications/s, registry parse + `verify_label`/s) on one
+    core of this machine, for the same kind of message a label signs."""
+    private = Ed25519PrivateKey.generate()
+    raw = crypto.public_raw(private)
+    key_id = key_id_for(raw)
+    public = private.public_key()
+    digsig = crypto.sign_label(private, key_id, "06901234500004", "L20261129-001001", "00000587")
+    url = build_url("https://o.example", "06901234500004", "L20261129-001001", "00000587", digsig)
+    code = parse_url(url)
+    message, signature = code.element_string, decode_digsig(digsig)[1]
+    keys = KeySet([PublicKey(key_id=key_id, raw=raw, status="active")])
+    raw_rate = _rate(lambda: public.verify(signature, message), seconds)
+    label_rate = _rate(lambda: verify_label(parse_url(url), keys), seconds)
+    return raw_rate, label_rate
+
+
+def _parse(argv: list[str] | None) -> Options:
+    env = os.environ.get
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.add_argument("--users", type=int, default=32, help="users in the throughput phases")
+    p.add_argument("--seconds", type=float, default=20, help="length of each throughput phase")
+    p.add_argument("--mixed-users", type=int, default=64)
+    p.add_argument("--mixed-seconds", type=float, default=60)
+    p.add_argument("--bulk-users", type=int, default=4)
+    p.add_argument("--codes", type=int, default=int(env("REGISTRY_LOAD_CODES", "40000")))
+    p.add_argument("--redis", action="store_true", help=f"REGISTRY_REDIS_URL={REDIS_URL}")
+    p.add_argument("--mode", choices=["locust", "wrk", "both"], default="both")
+    p.add_argument("--smoke", action="store_true", help="a few seconds; exit 1 on any failure")
+    p.add_argument("--pg-url", default=PG_URL, help="the load-test database (dropped first)")
+    p.add_argument("--workdir", type=Path, default=Path("loadtests/out"))
+    p.add_argument("--out", type=Path, help="report file (default: workdir/report-*.md)")
+    a = p.parse_args(argv)
+    if a.smoke:
+        a.codes, a.mode = min(a.codes, 2000), "locust"
+    for name, value, bound in (
+        ("users", a.users, MAX_USERS), ("mixed-users", a.mixed_users, MAX_USERS),
+        ("bulk-users", a.bulk_users, MAX_USERS), ("seconds", a.seconds, MAX_SECONDS),
+        ("mixed-seconds", a.mixed_seconds, MAX_SECONDS), ("workers", a.workers, 64),
+    ):  # fmt: skip
+        if not 0 < value <= bound:
+            p.error(f"--{name} must be in 1..{bound}")
+    return Options(**{k.replace("-", "_"): v for k, v in vars(a).items()})
+
+
+def _smoke(server: Server, opts: Options, data_path: Path) -> list[PhaseResult]:
+    """Every user class for a few seconds, equal weights so each kind of user runs."""
+    equal = {f"REGISTRY_LOAD_WEIGHT_{n}": "1" for n in ("CONSUMER", "PLATFORM", "COOPERATIVE")}
+    return [
+        run_locust(
+            server,
+            name="smoke",
+            user_classes=["ConsumerUser", "PlatformUser", "CooperativeUser"],
+            users=opts.mixed_users if opts.mixed_users < 64 else 6,
+            seconds=opts.mixed_seconds if opts.mixed_seconds < 60 else 5,
+            data_path=data_path,
+            workdir=opts.workdir,
+            env={**equal, "REGISTRY_LOAD_BULK_MIN": "20", "REGISTRY_LOAD_BULK_MAX": "100"},
+        )
+    ]
+
+
+def _locust_phases(
+    server: Server, opts: Options, data_path: Path, summary: Summary
+) -> list[PhaseResult]:
+    common = {"data_path": data_path, "workdir": opts.workdir}
+    done = [
+        run_locust(server, name="warm-up", user_classes=["ConsumerUser"], users=opts.users,
+                   seconds=5, note="fills caches and connection pools; not judged", **common),
+        run_locust(server, name="ceiling", user_classes=["HealthzUser"], users=opts.users,
+                   seconds=opts.seconds, **common),
+        run_locust(server, name="verify", user_classes=["ConsumerUser"], users=opts.users,
+                   seconds=opts.seconds, **common),
+    ]  # fmt: skip
+    ceiling, verify = done[1], done[2]
+    summary.ceiling_rps, summary.verify_rps = ceiling.total.rps, verify.total.rps
+    target = 0.8 * verify.total.rps
+    at_80 = run_locust(
+        server,
+        name="verify at 80%",
+        user_classes=["ConsumerUser"],
+        users=opts.users,
+        seconds=opts.seconds,
+        env={"REGISTRY_LOAD_RATE": f"{target / opts.users:.4f}"},
+        note=f"each user paced to {target / opts.users:.2f} req/s "
+        f"(80% of the verify phase's {verify.total.rps:,.0f} req/s)",
+        **common,
+    )
+    summary.p99_at_80, summary.rps_at_80 = at_80.total.p99, target
+    bulk = run_locust(
+        server,
+        name="bulk",
+        user_classes=["PlatformUser"],
+        users=opts.bulk_users,
+        seconds=opts.seconds,
+        env={"REGISTRY_LOAD_BULK_MIN": "1000", "REGISTRY_LOAD_BULK_MAX": "1000"},
+        note="1000 codes per request (90% genuine, 5% forged, 5% recalled)",
+        **common,
+    )
+    summary.bulk_codes_per_s = bulk.total.rps * 1000
+    mixed = run_locust(
+        server,
+        name="mixed",
+        user_classes=["ConsumerUser", "PlatformUser", "CooperativeUser"],
+        users=opts.mixed_users,
+        seconds=opts.mixed_seconds,
+        note="consumers : platforms : cooperatives = 40 : 2 : 1 (by users)",
+        **common,
+    )
+    summary.mixed_failures = mixed.failures
+    summary.mixed_users, summary.mixed_seconds = opts.mixed_users, opts.mixed_seconds
+    return [*done, at_80, bulk, mixed]
+
+
+def _wrk_phases(
+    server: Server, opts: Options, data: seed.SeedData, summary: Summary
+) -> list[PhaseResult]:
+    if not wrk_available():
+        summary.notes.append("wrk is not installed (`apt-get install wrk`): no wrk phases.")
+        return []
+    w = opts.workdir
+    healthz = wrk_script([("GET", "/healthz", None)], w / "wrk-healthz.lua")
+    verify = wrk_script([("GET", p, None) for p in data.genuine[:20000]], w / "wrk-verify.lua")
+    base = "http://127.0.0.1:8000"
+    bodies = [
+        orjson.dumps({"codes": [base + p for p in data.genuine[i * 1000 : (i + 1) * 1000]]})
+        for i in range(min(8, len(data.genuine) // 1000))
+    ]
+    bulk = wrk_script([("POST", "/v1/verify", b.decode()) for b in bodies], w / "wrk-bulk.lua")
+    c = opts.users
+    done = [
+        run_wrk(server, name="wrk ceiling", endpoint="GET /healthz", script=healthz,
+                connections=c, seconds=opts.seconds),
+        run_wrk(server, name="wrk verify", endpoint="GET /01/…/21/… genuine", script=verify,
+                connections=c, seconds=opts.seconds,
+                note="genuine codes only; statuses checked, verdicts not"),
+        run_wrk(server, name="wrk bulk", endpoint="POST /v1/verify (1000 genuine)",
+                script=bulk, connections=opts.bulk_users, seconds=opts.seconds),
+    ]  # fmt: skip
+    summary.wrk_ceiling_rps, summary.wrk_verify_rps = done[0].total.rps, done[1].total.rps
+    summary.wrk_bulk_codes_per_s = done[2].total.rps * 1000
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = _parse(argv)
+    opts.workdir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    url = fresh_database(opts.backend, opts.workdir, pg_url=opts.pg_url)
+    engine = make_engine(url)
+    started = time.perf_counter()
+    upgrade(engine)
+    data = seed.seed(engine, codes=opts.codes)
+    engine.dispose()
+    seeded_in = time.perf_counter() - started
+    data_path = opts.workdir / "data.json"
+    data.write(data_path)
+    print(f"seeded {len(data.genuine)} genuine codes in {seeded_in:.1f} s", flush=True)
+    summary = Summary()
+    redis_url = REDIS_URL if opts.redis else None
+    if redis_url:
+        import redis  # only when asked for: the default run needs no Redis
+
+        redis.Redis.from_url(redis_url).flushdb()
+    log = opts.workdir / f"server-{stamp}.log"
+    results: list[PhaseResult] = []
+    try:
+        with Server(database_url=url, workers=opts.workers, redis_url=redis_url, log=log) as srv:
+            if opts.smoke:
+                results = _smoke(srv, opts, data_path)
+            else:
+                summary.ed25519_verify_per_s, summary.label_verify_per_s = crypto_rates()
+                if opts.mode in ("locust", "both"):
+                    results += _locust_phases(srv, opts, data_path, summary)
+                if opts.mode in ("wrk", "both"):
+                    results += _wrk_phases(srv, opts, data, summary)
+    finally:
+        if opts.backend == "postgres" and opts.smoke:
+            drop_database(opts.pg_url)
+    setup = {
+        "backend": opts.backend + (" + Redis" if redis_url else ""),
+        "server": f"uvicorn --workers {opts.workers} (uvloop, httptools), log {log.name}",
+        "data": f"{len(data.genuine):,} genuine, {len(data.forged):,} forged, "
+        f"{len(data.recalled):,} recalled codes (seeded in {seeded_in:.1f} s)",
+        "command": "python -m loadtests.run "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    report = render(setup=setup, phases=results, summary=summary, workers=opts.workers)
+    out = opts.out or opts.workdir / f"report-{stamp}.md"
+    out.write_text(report)
+    print(report)
+    print(f"report: {out}")
+    failed = sum(p.failures for p in results if p.name != "warm-up")
+    if opts.smoke and (failed or not results or results[0].total.requests == 0):
+        print(f"smoke run FAILED: {failed} failed requests", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
