@@ -9,8 +9,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from registry.brands.models import BrandStatus, LicenseStatus
 from registry.core.identifiers import check_county_code
+from registry.core.time import as_utc
 
 CountyCode = Annotated[str, AfterValidator(check_county_code)]
+# SQLite hands stored times back without their zone; answers always say UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class BrandCreate(BaseModel):
@@ -49,7 +52,7 @@ class BrandPublic(BaseModel):
     status: BrandStatus
     scan_alert_threshold: int | None
     owner_org_id: str
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class LicenseCreate(BaseModel):
@@ -77,5 +80,5 @@ class LicensePublic(BaseModel):
     valid_to: date
     annual_quota_kg: float
     status: LicenseStatus
-    created_at: datetime
-    revoked_at: datetime | None
+    created_at: UtcDatetime
+    revoked_at: UtcDatetime | None

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from registry.core.identifiers import check_county_code, check_credit_code
+from registry.core.time import as_utc
 from registry.orgs.models import OrgKind
 
 
@@ -28,7 +29,8 @@ class OrgPublic(BaseModel):
     kind: OrgKind
     county_code: str | None
     credit_code: str | None
-    created_at: datetime
+    # SQLite hands stored times back without their zone; answers always say UTC.
+    created_at: Annotated[datetime, AfterValidator(as_utc)]
 
 
 class OrgWithKey(OrgPublic):
