@@ -49,6 +49,40 @@ class Ledger:
     # (from_org, to_org) -> kg shipped but not yet received
     in_transit_kg: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
 
+    def to_json(self) -> dict[str, Any]:
+        """A JSON snapshot, kept on the batch so appends need not replay the whole chain."""
+        return {
+            "cooperative_org_id": self.cooperative_org_id,
+            "harvested_kg": self.harvested_kg,
+            "packed_units": self.packed_units,
+            "packed_kg": self.packed_kg,
+            "packed_unit_kg": self.packed_unit_kg,
+            "labels_issued": self.labels_issued,
+            "shipped_any": self.shipped_any,
+            "recalled": self.recalled,
+            "held_kg": {org: kg for org, kg in self.held_kg.items() if kg > EPSILON_KG},
+            "in_transit_kg": [
+                [src, dst, kg] for (src, dst), kg in self.in_transit_kg.items() if kg > EPSILON_KG
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, snapshot: dict[str, Any]) -> Ledger:
+        ledger = cls(
+            cooperative_org_id=snapshot["cooperative_org_id"],
+            harvested_kg=snapshot["harvested_kg"],
+            packed_units=snapshot["packed_units"],
+            packed_kg=snapshot["packed_kg"],
+            packed_unit_kg=snapshot["packed_unit_kg"],
+            labels_issued=snapshot["labels_issued"],
+            shipped_any=snapshot["shipped_any"],
+            recalled=snapshot["recalled"],
+        )
+        ledger.held_kg.update(snapshot["held_kg"])
+        for src, dst, kg in snapshot["in_transit_kg"]:
+            ledger.in_transit_kg[(src, dst)] = kg
+        return ledger
+
     def is_custodian(self, org_id: str) -> bool:
         """Holds some of the goods, or is the producer before anything has shipped."""
         if self.held_kg.get(org_id, 0.0) > EPSILON_KG:

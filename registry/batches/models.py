@@ -20,7 +20,11 @@ class BatchStatus(StrEnum):
 
 class Batch(SQLModel, table=True):
     __tablename__ = "batches"
-    __table_args__ = (UniqueConstraint("brand_id", "lot", name="uq_batches_brand_lot"),)
+    __table_args__ = (
+        UniqueConstraint("brand_id", "lot", name="uq_batches_brand_lot"),
+        # Verification looks a label's batch up by the code's GTIN and lot.
+        Index("ix_batches_gtin_lot", "gtin", "lot"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     brand_id: str = Field(foreign_key="brands.id", index=True, max_length=36)
@@ -32,6 +36,9 @@ class Batch(SQLModel, table=True):
     status: BatchStatus = Field(default=BatchStatus.open, sa_type=String(20))
     head_seq: int = 0
     head_hash: str = Field(max_length=64)
+    # Custody and mass-balance state after the head event (batches/ledger.py); derived from
+    # the chain and rebuilt from it on corrections, stored so appends stay O(1).
+    ledger: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )

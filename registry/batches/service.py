@@ -6,6 +6,8 @@ the database write lock from BEGIN IMMEDIATE. The unique (batch_id, seq) is the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -13,8 +15,8 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, or_, select
 
 from registry.batches import event_types
-from registry.batches.event_types import EventBase
 from registry.batches.chain import GENESIS_HASH, event_body, link_hash
+from registry.batches.event_types import EventBase
 from registry.batches.exceptions import (
     BatchExists,
     BatchNotFound,
@@ -91,6 +93,7 @@ def create_batch(
         gtin=body.gtin,
         head_seq=-1,
         head_hash=GENESIS_HASH,
+        ledger=Ledger(actor.id).to_json(),
     )
     session.add(batch)
     session.flush()
@@ -153,13 +156,39 @@ def _write(
     return event
 
 
-def _check_mass_balance(batch: Batch, existing: list[Event], candidate: LedgerEvent) -> None:
+def ledger_of(session: Session, batch: Batch) -> Ledger:
+    """The batch's custody and mass-balance state after its head event."""
+    if batch.ledger is not None:
+        return Ledger.from_json(batch.ledger)
+    return _replay_or_raise(batch, load_events(session, batch.id))
+
+
+@contextmanager
+def _mass_balance() -> Iterator[None]:
+    """Render a broken ledger rule as 409 (mass balance) or 422 (uninterpretable)."""
     try:
-        replay(batch.cooperative_org_id, [*_ledger_events(existing), candidate])
+        yield
     except LedgerError as exc:
         if exc.conflict:
             raise MassBalanceExceeded(exc.detail) from exc
         raise InvalidInput(exc.detail) from exc
+
+
+def _replay_or_raise(batch: Batch, events: list[Event], *extra: LedgerEvent) -> Ledger:
+    with _mass_balance():
+        return replay(batch.cooperative_org_id, [*_ledger_events(events), *extra])
+
+
+def _advance(session: Session, batch: Batch, state: Ledger, candidate: LedgerEvent) -> None:
+    """Apply the candidate to the state (409/422 if it breaks mass balance) and store it.
+
+    A correction can change any earlier event, so it replays the whole chain instead."""
+    if candidate.type == "correction":
+        state = _replay_or_raise(batch, load_events(session, batch.id), candidate)
+    else:
+        with _mass_balance():
+            state.apply(candidate)
+    batch.ledger = state.to_json()
 
 
 def append_registry_event(
@@ -168,8 +197,8 @@ def append_registry_event(
     """Append an event the registry writes itself (e.g. `labeled`), under mass balance."""
     batch = get_batch(session, batch_id, lock=True)
     data = event_types.validate_data(type, data)
-    existing = load_events(session, batch.id)
-    _check_mass_balance(batch, existing, LedgerEvent(batch.head_seq + 1, type, actor.id, data))
+    state = ledger_of(session, batch)
+    _advance(session, batch, state, LedgerEvent(batch.head_seq + 1, type, actor.id, data))
     return _write(
         session, batch, type=type, data=data, location=None, event_time=utcnow(), actor=actor
     )
@@ -216,12 +245,8 @@ def append_event(
     )
     event_time: datetime = event.event_time
 
-    existing = load_events(session, batch.id)
-    try:
-        state = replay(batch.cooperative_org_id, _ledger_events(existing))
-    except LedgerError:  # a history that no longer replays must still accept recalls/corrections
-        state = Ledger(batch.cooperative_org_id)
-    _check_permission(session, batch, state, type_, data, actor, existing)
+    state = ledger_of(session, batch)
+    _check_permission(session, batch, state, type_, actor)
     if type_ == "harvested":
         _check_harvest(session, batch, actor, location, data)
     elif type_ == "shipped":
@@ -231,10 +256,11 @@ def append_event(
                 f"data.to_org_id: {data['to_org_id']} is not another known organization"
             )
     elif type_ == "correction":
+        existing = load_events(session, batch.id)
         data = _check_correction(existing, data, actor)
         _check_corrected_harvest(session, batch, actor, existing, data)
 
-    _check_mass_balance(batch, existing, LedgerEvent(batch.head_seq + 1, type_, actor.id, data))
+    _advance(session, batch, state, LedgerEvent(batch.head_seq + 1, type_, actor.id, data))
     written = _write(
         session,
         batch,
@@ -254,9 +280,7 @@ def _check_permission(
     batch: Batch,
     state: Ledger,
     type_: str,
-    data: dict[str, Any],
     actor: Organization,
-    existing: list[Event],
 ) -> None:
     if type_ in event_types.REGISTRY_ONLY_TYPES:
         raise Forbidden(f"{type_} events are written by the registry only")
@@ -322,7 +346,8 @@ def _check_quota(
     if already + new_kg > lic.annual_quota_kg + 1e-6:
         raise QuotaExceeded(
             f"harvest of {new_kg:g} kg would bring {actor.name}'s {year} total under "
-            f"{brand.slug!r} to {already + new_kg:g} kg, over its quota of {lic.annual_quota_kg:g} kg"
+            f"{brand.slug!r} to {already + new_kg:g} kg, "
+            f"over its quota of {lic.annual_quota_kg:g} kg"
         )
 
 

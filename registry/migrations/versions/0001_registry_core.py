@@ -103,6 +103,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("head_seq", sa.Integer(), nullable=False),
         sa.Column("head_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("ledger", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
