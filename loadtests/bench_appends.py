@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx2
 from sqlalchemy import Engine, text
+from sqlmodel import select
 
 from registry.batches.event_types import EVENT_ADAPTER
 from registry.batches.schemas import BatchCreate
@@ -32,7 +33,7 @@ from registry.brands.schemas import BrandCreate, LicenseCreate
 from registry.brands.service import create_brand, create_license
 from registry.core.db import make_engine, unit_of_work
 from registry.migrate import upgrade
-from registry.orgs.models import OrgKind
+from registry.orgs.models import Organization, OrgKind
 from registry.orgs.service import create_org
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -194,10 +195,7 @@ def bench_audit(workdir: Path, n_events: int) -> str:
     engine = make_engine(url)
     upgrade(engine)
     per_batch = 100
-    key, ids = seed(engine, n_events // per_batch)
-    from registry.orgs.models import Organization
-    from sqlmodel import select
-
+    _, ids = seed(engine, n_events // per_batch)
     stored = EVENT_ADAPTER.validate_python(
         {"type": "stored", "event_time": "2026-11-21T08:00:00+08:00", "data": {"place": "x"}}
     )
@@ -221,7 +219,8 @@ def bench_audit(workdir: Path, n_events: int) -> str:
     total = len(ids) * per_batch
     return (
         f"`registry audit --all` over {total} events in {len(ids)} batches (SQLite): "
-        f"{elapsed:.1f} s wall including start-up, {total / elapsed:.0f} events/s, exit {out.returncode}"
+        f"{elapsed:.1f} s wall including start-up, {total / elapsed:.0f} events/s, "
+        f"exit {out.returncode}"
     )
 
 
