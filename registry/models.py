@@ -2,10 +2,24 @@
 
 from sqlmodel import SQLModel
 
+from registry.alerts.models import Alert
 from registry.batches.models import Batch, Event
 from registry.brands.models import Brand, License
+from registry.jobs.models import Job
 from registry.orgs.models import ApiKey, Organization
+from registry.scans.models import ScanStreamEntry
 
 metadata = SQLModel.metadata
 
-__all__ = ["ApiKey", "Batch", "Brand", "Event", "License", "Organization", "metadata"]
+__all__ = [
+    "Alert",
+    "ApiKey",
+    "Batch",
+    "Brand",
+    "Event",
+    "Job",
+    "License",
+    "Organization",
+    "ScanStreamEntry",
+    "metadata",
+]

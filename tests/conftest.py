@@ -42,6 +42,21 @@ def unavailable(what: str, exc: BaseException) -> None:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis (db 15): skipped when unreachable, or failed as configured."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except Exception as exc:  # any connection failure: skip or fail as configured
+        unavailable("Redis", exc)
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "registry.db"
     engine = make_engine(f"sqlite:///{path}")

@@ -22,6 +22,25 @@ class Settings(BaseSettings):
     scan_alert_threshold: int = 50
     # Fastest plausible ground travel between two scans of one code, in km/h.
     max_travel_kmh: float = 900.0
+    # Scans closer than this are never "impossible travel": locations are coarse (0.1 degree
+    # cells, up to ~16 km apart for neighbouring cells) and clocks of phones drift.
+    min_travel_km: float = 50.0
+    # Celery and the scan stream (used only when redis_url is set).
+    task_queue: str = "registry"
+    # Seconds an unacknowledged task waits before Redis hands it to another worker; longer
+    # than the longest job (a worker killed mid-job is retried after this).
+    task_visibility_timeout: int = 3600
+    scan_stream: str = "registry:scans"
+    scan_stream_maxlen: int = 1_000_000
+    scan_drain_interval: float = 1.0  # seconds between beat-scheduled drains
+    scan_drain_batch: int = 2000  # stream entries written per transaction
+    # Periodic chain audit of batches changed in the last `audit_window_minutes`.
+    audit_interval: float = 300.0
+    audit_window_minutes: int = 60
+    # Job results (label sheet PDFs) on disk, deleted this long after the job finished.
+    job_output_dir: str = "./registry-jobs"
+    job_result_ttl_hours: float = 72.0
+    job_expiry_interval: float = 3600.0
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -1,0 +1,167 @@
+"""Jobs: create one for a caller, show it only to that caller, and move it through its
+states (queued -> running -> succeeded | failed) as a worker reports.
+
+A job row is the truth about a job; the Celery message only says "work on job X", so a
+redelivered or duplicated message finds the job's state and does nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from registry.core.db import unit_of_work
+from registry.core.queue import RENDER_LABEL_SHEET, TaskQueue, send_after_commit
+from registry.core.time import utcnow
+from registry.jobs.exceptions import JobNotFound, JobResultGone, JobResultNotReady
+from registry.jobs.models import FINISHED_STATES, Job, JobKind, JobState
+from registry.labels import service as labels_service
+from registry.labels.exceptions import KeyRevoked
+from registry.labels.models import KeyStatus
+from registry.orgs.models import Organization
+
+PDF = "application/pdf"
+MAX_ERROR_LENGTH = 2000
+
+
+def create_label_sheet_job(
+    session: Session, *, run_id: str, layout: str, actor: Organization, queue: TaskQueue
+) -> Job:
+    """A job that renders every label of the run onto printable sheets; the render task is
+    sent once the transaction commits. Refused like reading the run's codes (404/403), and
+    for a run whose key is revoked (its labels would verify invalid)."""
+    run, _ = labels_service.readable_run(session, run_id=run_id, actor=actor)
+    key = labels_service.get_key(session, run.key_id)
+    if key.status == KeyStatus.revoked:
+        raise KeyRevoked(
+            f"key {key.key_id} of label run {run.id} is revoked: its labels verify as invalid"
+        )
+    job = Job(
+        kind=JobKind.label_sheet,
+        owner_org_id=actor.id,
+        params={"run_id": run.id, "layout": layout},
+        progress_total=run.count,
+    )
+    session.add(job)
+    session.flush()
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    job_id = job.id
+
+    def not_queued(exc: Exception) -> None:
+        # The job committed but could not be queued: say so rather than stay queued forever.
+        with unit_of_work(engine, write=True) as s:
+            fail_job(s, job_id=job_id, error=f"could not be queued: {type(exc).__name__}")
+
+    send_after_commit(session, queue, RENDER_LABEL_SHEET, job.id, on_error=not_queued)
+    return job
+
+
+def get_job(session: Session, *, job_id: str, actor: Organization) -> Job:
+    """The caller's own job; another organization's job is reported as not found."""
+    job = session.get(Job, job_id)
+    if job is None or job.owner_org_id != actor.id:
+        raise JobNotFound(f"job {job_id} not found")
+    return job
+
+
+def job_result(
+    session: Session, *, job_id: str, actor: Organization, output_dir: Path
+) -> tuple[Path, str, str]:
+    """The finished job's result: (file path, media type, download file name)."""
+    job = get_job(session, job_id=job_id, actor=actor)
+    if job.state != JobState.succeeded or job.result_file is None:
+        raise JobResultNotReady(f"job {job.id} is {job.state}; it has no result to download")
+    path = output_dir / job.result_file
+    if not path.is_file():
+        raise JobResultGone(f"the result of job {job.id} is no longer available")
+    name = f"labels-{job.params.get('run_id', job.id)}.pdf"
+    return path, job.result_media_type or PDF, name
+
+
+# --- the worker's side --------------------------------------------------------------------
+
+
+def _locked(session: Session, job_id: str) -> Job | None:
+    return session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
+
+
+def start_job(session: Session, *, job_id: str) -> Job | None:
+    """Mark the job running and count the attempt; None if it is unknown or already
+    finished (a duplicate or late delivery). A job left running by a worker that died is
+    taken over: its work is redone from the start."""
+    job = _locked(session, job_id)
+    if job is None or job.state in FINISHED_STATES:
+        return None
+    job.state = JobState.running
+    job.started_at = job.started_at or utcnow()
+    job.attempts += 1
+    job.progress_done = 0
+    session.add(job)
+    session.flush()
+    return job
+
+
+def record_progress(session: Session, *, job_id: str, done: int) -> None:
+    job = _locked(session, job_id)
+    if job is not None and job.state == JobState.running:
+        job.progress_done = min(done, job.progress_total)
+        session.add(job)
+        session.flush()
+
+
+def finish_job(
+    session: Session, *, job_id: str, result_file: str, size: int, media_type: str, ttl: timedelta
+) -> None:
+    job = _locked(session, job_id)
+    if job is None or job.state in FINISHED_STATES:
+        return
+    now = utcnow()
+    job.state = JobState.succeeded
+    job.progress_done = job.progress_total
+    job.result_file, job.result_size, job.result_media_type = result_file, size, media_type
+    job.finished_at, job.expires_at = now, now + ttl
+    session.add(job)
+    session.flush()
+
+
+def fail_job(
+    session: Session, *, job_id: str, error: str, ttl: timedelta = timedelta(hours=72)
+) -> None:
+    job = _locked(session, job_id)
+    if job is None or job.state in FINISHED_STATES:
+        return
+    now = utcnow()
+    job.state = JobState.failed
+    job.error = error[:MAX_ERROR_LENGTH]
+    job.finished_at, job.expires_at = now, now + ttl
+    session.add(job)
+    session.flush()
+
+
+def expire_jobs(session: Session, *, now: datetime | None = None) -> list[str]:
+    """Delete finished jobs past their expiry; returns their result file names, which the
+    caller deletes once this commits (a file outliving its row is swept later)."""
+    now = now or utcnow()
+    expired = list(
+        session.exec(
+            select(Job).where(
+                col(Job.state).in_([str(s) for s in FINISHED_STATES]),
+                col(Job.expires_at) <= now,
+            )
+        )
+    )
+    files = [job.result_file for job in expired if job.result_file]
+    for job in expired:
+        session.delete(job)
+    session.flush()
+    return files
+
+
+def live_result_files(session: Session) -> set[str]:
+    """The result file names that a stored job still points at."""
+    rows = session.exec(select(Job.result_file).where(col(Job.result_file).is_not(None)))
+    return {name for name in rows if name}

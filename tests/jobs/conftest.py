@@ -1,0 +1,3 @@
+from tests.worker_process import eager_mode, redis_mode, task_mode, worker
+
+__all__ = ["eager_mode", "redis_mode", "task_mode", "worker"]
