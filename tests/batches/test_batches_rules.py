@@ -91,12 +91,15 @@ def test_revoked_license_stops_new_batches_and_harvests(world: World) -> None:
 
 
 def test_suspended_brand_refuses_batches_until_reactivated(world: World) -> None:
+    existing = world.new_batch(lot="BEFORE")["id"]
     r = world.call("PATCH", f"/v1/brands/{BRAND}", world.owner, json={"status": "suspended"})
     assert r.status_code == 200
     assert r.json()["status"] == "suspended"
     with unchanged(world.engine):
         r = world.call("POST", "/v1/batches", world.coop, json=_batch_body())
-    assert_error(r, 403, "NoValidLicense", "suspended")
+        assert_error(r, 403, "NoValidLicense", "suspended")
+        r = world.append(existing, world.coop, harvested())
+        assert_error(r, 403, "NoValidLicense", "suspended")
     r = world.call("PATCH", f"/v1/brands/{BRAND}", world.owner, json={"status": "active"})
     assert r.json()["status"] == "active"
     world.new_batch(lot="RULES-1")

@@ -63,6 +63,10 @@ def _delete_last(conn: Connection, batch: str, rows: list[dict[str, Any]]) -> No
     conn.execute(delete(EVENTS).where(_where(batch, 4)))
 
 
+def _delete_all(conn: Connection, batch: str, rows: list[dict[str, Any]]) -> None:
+    conn.execute(delete(EVENTS).where(EVENTS.c.batch_id == batch))
+
+
 def _swap(conn: Connection, batch: str, rows: list[dict[str, Any]]) -> None:
     # Through a free value: (batch_id, seq) stays unique after every statement.
     conn.execute(update(EVENTS).where(_where(batch, 1)).values(seq=-1))
@@ -97,6 +101,7 @@ TAMPERING = [
     pytest.param(_edit_data, 1, "hash", id="edit-data"),
     pytest.param(_delete_middle, 2, "expected seq 2, found 3", id="delete-middle"),
     pytest.param(_delete_last, 4, "batch head is seq 4, chain ends at seq 3", id="delete-last"),
+    pytest.param(_delete_all, 0, "no events", id="delete-all"),
     pytest.param(_swap, 1, "does not match", id="swap-seqs"),
     pytest.param(_rehashed(2), 3, "prev_hash", id="rehash-middle"),
     pytest.param(_rehashed(4), 4, "batch head hash", id="rehash-last"),

@@ -348,6 +348,7 @@ def test_garbage_bodies_never_cause_a_server_error(world: World) -> None:
         max_examples=150,
         deadline=None,
         derandomize=True,
+        database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(data=st.data())
@@ -369,7 +370,7 @@ def test_garbage_bodies_never_cause_a_server_error(world: World) -> None:
 
 
 def test_garbage_in_paths_and_queries_never_causes_a_server_error(world: World) -> None:
-    @settings(max_examples=40, deadline=None, derandomize=True)
+    @settings(max_examples=40, deadline=None, derandomize=True, database=None)
     @given(
         text=st.text(max_size=30),
         number=st.integers(min_value=-(2**70), max_value=2**70),

@@ -1,0 +1,96 @@
+"""Reading batches and events: who sees what in listings, paging, and how times and
+identifiers come back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.dbtools import assert_error
+from tests.factories import BRAND, Org, World, harvested, packed, received, shipped, stored
+
+
+def _ids(world: World, org: Org, query: str = "") -> list[str]:
+    r = world.call("GET", f"/v1/batches{query}", org)
+    assert r.status_code == 200, r.text
+    return [b["id"] for b in r.json()]
+
+
+def test_listings_show_each_org_its_own_batches(world: World) -> None:
+    a = world.new_batch()["id"]
+    b = world.new_batch()["id"]
+    c = world.new_batch(world.coop2)["id"]
+    world.ok(a, world.coop, harvested(100))
+    world.ok(a, world.coop, shipped(world.handler.id, 100, "kg"))
+    newest_first = [c, b, a]
+    assert _ids(world, world.regulator) == newest_first
+    assert _ids(world, world.admin) == newest_first
+    assert _ids(world, world.owner) == newest_first
+    assert _ids(world, world.owner2) == []
+    assert _ids(world, world.coop) == [b, a]
+    assert _ids(world, world.coop2) == [c]
+    # A handler lists the batches it has recorded events on.
+    assert _ids(world, world.handler) == []
+    world.ok(a, world.handler, received(world.coop.id, 100, "kg"))
+    assert _ids(world, world.handler) == [a]
+    # Paging and the brand filter.
+    assert _ids(world, world.regulator, "?limit=2") == [c, b]
+    assert _ids(world, world.regulator, "?limit=2&offset=2") == [a]
+    assert _ids(world, world.regulator, f"?brand={BRAND}&offset=1") == [b, a]
+    assert _ids(world, world.regulator, "?brand=no-such-brand") == []
+
+
+def test_batch_attributes_and_head(world: World) -> None:
+    batch = world.new_batch(lot=" RJ-8 ", gtin="96385074", variety="Newhall")
+    assert (batch["lot"], batch["gtin"], batch["brand"]) == ("RJ-8", "00000096385074", BRAND)
+    assert batch["cooperative_org_id"] == world.coop.id
+    assert batch["created_at"].endswith("Z")
+    created = world.call("GET", f"/v1/batches/{batch['id']}/events", world.coop).json()[0]
+    assert created["data"]["gtin"] == "00000096385074"
+    assert created["data"]["lot"] == "RJ-8"
+    event = world.ok(batch["id"], world.coop, harvested())
+    read = world.call("GET", f"/v1/batches/{batch['id']}", world.owner).json()
+    assert read["head"] == {"seq": event["seq"], "hash": event["hash"]}
+    assert read["updated_at"] >= read["created_at"]
+
+
+def test_event_times_keep_their_offset_and_recorded_at_is_utc(world: World) -> None:
+    batch = world.new_batch()["id"]
+    world.ok(batch, world.coop, harvested())
+    sent = {
+        "2026-11-20T20:00:00-05:30": "-05:30",
+        "2026-11-21T01:30:00Z": "+00:00",
+        "2026-11-21T09:30:00.250+08:00": "+08:00",
+        "2026-11-21T14:15:00+14:00": "+14:00",
+    }
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    for event_time in sent:
+        world.ok(batch, world.coop, {**stored(), "event_time": event_time})
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    events = world.call("GET", f"/v1/batches/{batch}/events", world.coop).json()[2:]
+    for event, (event_time, offset) in zip(events, sent.items(), strict=True):
+        assert event["event_time_offset"] == offset
+        # The same instant, shown in the offset it was recorded with.
+        assert datetime.fromisoformat(event["event_time"]) == datetime.fromisoformat(event_time)
+        assert datetime.fromisoformat(event["event_time"]).utcoffset() == (
+            datetime.fromisoformat(event_time).utcoffset()
+        )
+        recorded = datetime.fromisoformat(event["recorded_at"])
+        assert recorded.utcoffset() == timedelta(0)
+        assert before <= recorded <= after
+
+
+def test_events_and_audit_of_a_batch_shipped_to_a_handler(world: World) -> None:
+    batch = world.new_batch()["id"]
+    world.ok(batch, world.coop, harvested(5000))
+    world.ok(batch, world.coop, packed(1000, 5))
+    # Not yet a party: the handler cannot read the chain.
+    assert_error(world.call("GET", f"/v1/batches/{batch}/events", world.handler), 403, "Forbidden")
+    world.ok(batch, world.coop, shipped(world.handler.id, 10))
+    events = world.call("GET", f"/v1/batches/{batch}/events", world.handler).json()
+    assert [e["type"] for e in events] == ["created", "harvested", "packed", "shipped"]
+    audit = world.call("GET", f"/v1/batches/{batch}/audit", world.handler).json()
+    assert (audit["intact"], audit["length"], audit["head_hash"]) == (
+        True,
+        4,
+        events[-1]["hash"],
+    )
