@@ -6,8 +6,10 @@ from registry.alerts.models import Alert
 from registry.batches.models import Batch, Event
 from registry.brands.models import Brand, License
 from registry.jobs.models import Job
+from registry.labels.models import LabelRun, SigningKey
 from registry.orgs.models import ApiKey, Organization
 from registry.scans.models import ScanStreamEntry
+from registry.verify.models import Scan, ScanCounter
 
 metadata = SQLModel.metadata
 
@@ -18,8 +20,12 @@ __all__ = [
     "Brand",
     "Event",
     "Job",
+    "LabelRun",
     "License",
     "Organization",
+    "Scan",
+    "ScanCounter",
     "ScanStreamEntry",
+    "SigningKey",
     "metadata",
 ]

@@ -165,3 +165,30 @@ def build_world(client: TestClient, engine: Engine, *, quota_kg: float = 200_000
         )
         assert r.status_code == 201, r.text
     return world
+
+
+def issue_labels(world: World, batch_id: str, count: int, coop: Org | None = None) -> Response:
+    return world.call(
+        "POST", f"/v1/batches/{batch_id}/labels", coop or world.coop, json={"count": count}
+    )
+
+
+def labeled_batch(
+    world: World, *, units: int = 100, count: int = 20, coop: Org | None = None, **fields: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A harvested, packed batch with one label run; returns (batch, run) as the API gave them."""
+    coop = coop or world.coop
+    batch = world.new_batch(coop, **fields)
+    world.ok(batch["id"], coop, harvested())
+    world.ok(batch["id"], coop, packed(units=units))
+    r = issue_labels(world, batch["id"], count, coop)
+    assert r.status_code == 201, r.text
+    return batch, dict(r.json())
+
+
+def label_codes(world: World, run_id: str, org: Org | None = None, **params: Any) -> list[str]:
+    """The label URLs of a run (first page of up to 10,000)."""
+    params.setdefault("limit", 10_000)
+    r = world.call("GET", f"/v1/labels/runs/{run_id}/codes", org or world.coop, params=params)
+    assert r.status_code == 200, r.text
+    return [code["url"] for code in r.json()]

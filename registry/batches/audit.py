@@ -37,6 +37,11 @@ def _report(batch: Batch, events: list[Event]) -> AuditReport:
     )
 
 
+def audit_loaded(*, batch: Batch, events: list[Event]) -> AuditReport:
+    """Audit a chain whose events the caller already loaded, in (seq, id) order."""
+    return _report(batch, events)
+
+
 def audit_batch(session: Session, *, batch: Batch) -> AuditReport:
     events = session.exec(
         select(Event).where(Event.batch_id == batch.id).order_by(col(Event.seq), col(Event.id))

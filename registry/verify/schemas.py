@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Verdict(StrEnum):
@@ -111,8 +111,12 @@ class VerifyResult(BaseModel):
     checked_at: datetime
 
 
+MAX_BULK_CODES = 1000
+
+
 class BulkVerifyRequest(BaseModel):
-    codes: list[str]
+    # Items are label URLs; any other JSON value is answered `invalid`, not refused.
+    codes: Annotated[list[Any], Field(max_length=MAX_BULK_CODES)]
 
 
 class BulkResult(BaseModel):

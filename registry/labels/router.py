@@ -1,0 +1,150 @@
+"""HTTP routes for label runs, their codes and QR images, and the published key set."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from registry.core.auth import CurrentOrg, require_kind
+from registry.core.config import get_settings
+from registry.core.db import SessionDep
+from registry.labels import qr, service
+from registry.labels.schemas import (
+    MAX_CODES_PAGE,
+    LabelCodePublic,
+    LabelRunCreate,
+    LabelRunPublic,
+)
+from registry.orgs.models import Organization, OrgKind
+
+router = APIRouter(tags=["labels"])
+Cooperative = Annotated[Organization, Depends(require_kind(OrgKind.cooperative))]
+# Printed labels outlive any cache; a revoked key must reach offline verifiers within minutes.
+JWKS_MAX_AGE = 300
+
+
+@router.post("/v1/batches/{batch_id}/labels", status_code=201, response_model=LabelRunPublic)
+def create_label_run(
+    batch_id: str, body: LabelRunCreate, session: SessionDep, coop: Cooperative
+) -> LabelRunPublic:
+    """Issue a run of `count` signed label codes for the batch (labels <= packed units)."""
+    run = service.create_label_run(
+        session,
+        batch_id=batch_id,
+        count=body.count,
+        actor=coop,
+        passphrase=get_settings().key_passphrase,
+    )
+    return LabelRunPublic.build(run)
+
+
+def _wants_csv(request: Request, format: str | None) -> bool:
+    if format is not None:
+        return format == "csv"
+    return "text/csv" in request.headers.get("accept", "")
+
+
+@router.get(
+    "/v1/labels/runs/{run_id}/codes",
+    response_model=list[LabelCodePublic],
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def list_codes(
+    run_id: str,
+    request: Request,
+    session: SessionDep,
+    org: CurrentOrg,
+    limit: Annotated[int, Query(ge=1, le=MAX_CODES_PAGE)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    format: Literal["json", "csv"] | None = None,
+) -> Response:
+    """The run's label URLs in serial order, a page at a time (`X-Total-Count` = run size).
+    `?format=csv` or `Accept: text/csv` gives `serial,url` rows for label printers."""
+    settings = get_settings()
+    run, codes = service.run_codes(
+        session,
+        run_id=run_id,
+        actor=org,
+        offset=offset,
+        limit=limit,
+        base_url=settings.public_url,
+        passphrase=settings.key_passphrase,
+    )
+    headers = {"X-Total-Count": str(run.count)}
+    if _wants_csv(request, format):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("serial", "url"))
+        writer.writerows((code.serial, code.url) for code in codes)
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    body = orjson.dumps([code.model_dump() for code in codes])
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _qr(
+    session: SessionDep, org: Organization, run_id: str, serial: str, kind: Literal["png", "svg"]
+) -> Response:
+    settings = get_settings()
+    url = service.code_url(
+        session,
+        run_id=run_id,
+        serial=serial,
+        actor=org,
+        base_url=settings.public_url,
+        passphrase=settings.key_passphrase,
+    )
+    image, media_type = (
+        (qr.render_png(url), "image/png")
+        if kind == "png"
+        else (qr.render_svg(url), "image/svg+xml")
+    )
+    # Deterministic signatures: the same serial always renders the same image.
+    return Response(
+        image, media_type=media_type, headers={"Cache-Control": "private, max-age=86400"}
+    )
+
+
+@router.get(
+    "/v1/labels/runs/{run_id}/qr/{serial}.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def qr_png(run_id: str, serial: str, session: SessionDep, org: CurrentOrg) -> Response:
+    """The QR code (level M) of one label URL, as PNG."""
+    return _qr(session, org, run_id, serial, "png")
+
+
+@router.get(
+    "/v1/labels/runs/{run_id}/qr/{serial}.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+def qr_svg(run_id: str, serial: str, session: SessionDep, org: CurrentOrg) -> Response:
+    """The QR code (level M) of one label URL, as a standalone SVG."""
+    return _qr(session, org, run_id, serial, "svg")
+
+
+@router.get(
+    "/.well-known/registry-keys.json",
+    tags=["verify"],
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}, 304: {"description": "unchanged"}},
+)
+def registry_keys(request: Request, session: SessionDep) -> Response:
+    """Every label public key the registry ever used, with its status, as a JWKS (RFC 7517
+    with RFC 8037 OKP keys). Cacheable for a few minutes; revalidate with `If-None-Match`."""
+    body = orjson.dumps(service.published_key_set(session).to_jwks())
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {
+        "Cache-Control": f"public, max-age={JWKS_MAX_AGE}",
+        "ETag": etag,
+        "Access-Control-Allow-Origin": "*",
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)

@@ -1,0 +1,270 @@
+"""Records consumer scans off the request path: an in-process bounded buffer that a
+background thread flushes into `scans` and `scan_counters`, one transaction per flush.
+
+`record` never blocks on the database: when the buffer is full the scan is dropped and
+counted in `dropped`. While a scan waits in the buffer, `pending` reports it, so a verdict
+can count scans that are not written yet (stored + pending + the current one). The count is
+exact except for the instant between a flush's commit and the buffer forgetting what it
+wrote, when that flush's scans of a code count twice; a flush takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, case, insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from registry.core.db import unit_of_work
+from registry.core.time import as_utc
+from registry.verify.models import Scan, ScanCounter
+
+log = logging.getLogger(__name__)
+CodeKey = tuple[str, str, str]  # (gtin, lot, serial)
+
+DEFAULT_CAPACITY = 50_000
+DEFAULT_FLUSH_INTERVAL = 0.25  # seconds
+DEFAULT_MAX_BATCH = 5_000  # scans written per transaction
+
+
+@dataclass(frozen=True)
+class ScanRecord:
+    gtin: str
+    lot: str
+    serial: str
+    scanned_at: datetime
+    lat: float | None = None
+    lon: float | None = None
+    country: str | None = None
+    client_hash: str | None = None
+
+    @property
+    def key(self) -> CodeKey:
+        return (self.gtin, self.lot, self.serial)
+
+
+def coarse_coordinate(value: str | None, *, limit: float) -> float | None:
+    """A client-supplied latitude/longitude rounded to 0.1 degree, or None if unusable."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not -limit <= number <= limit:  # also refuses NaN
+        return None
+    return round(number, 1)
+
+
+def country_code(value: str | None) -> str | None:
+    """An ISO 3166 alpha-2 code as set by a geo-IP proxy header, or None."""
+    if value is None or len(value) != 2 or not value.isascii() or not value.isalpha():
+        return None
+    return value.upper()
+
+
+def client_hash(address: str | None, user_agent: str | None, *, secret: str) -> str:
+    """A keyed hash of the client's address and user agent: repeat scans from one phone
+    look alike, but the stored value names no address."""
+    key = hashlib.sha256(b"registry-scan-client\x00" + secret.encode()).digest()
+    message = f"{address or ''}\x00{user_agent or ''}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+class ScanSink(Protocol):
+    """Where the verifier hands consumer scans: never blocks, and reports what it still holds."""
+
+    def record(self, scan: ScanRecord) -> bool: ...
+
+    def pending(self, key: CodeKey) -> tuple[int, datetime | None]: ...
+
+
+class ScanRecorder:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        max_batch: int = DEFAULT_MAX_BATCH,
+    ) -> None:
+        self._engine = engine
+        self._capacity = capacity
+        self._interval = flush_interval
+        self._max_batch = max_batch
+        self._buffer: deque[ScanRecord] = deque()
+        # code -> [scans in buffer or being written, earliest scanned_at among them]
+        self._pending: dict[CodeKey, list[Any]] = {}
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.dropped = 0
+        self.written = 0
+        self.failed_flushes = 0
+
+    # --- request side (never touches the database) --------------------------------------
+
+    def record(self, scan: ScanRecord) -> bool:
+        """Queue a scan; False (and `dropped` + 1) if the buffer is full."""
+        with self._lock:
+            if len(self._buffer) >= self._capacity:
+                self.dropped += 1
+                return False
+            self._buffer.append(scan)
+            entry = self._pending.get(scan.key)
+            if entry is None:
+                self._pending[scan.key] = [1, scan.scanned_at]
+            else:
+                entry[0] += 1
+                entry[1] = min(entry[1], scan.scanned_at)
+            size = len(self._buffer)
+        if size >= self._max_batch:
+            self._wake.set()
+        return True
+
+    def pending(self, key: CodeKey) -> tuple[int, datetime | None]:
+        """Scans of `key` recorded but not yet written, and the earliest one's time."""
+        with self._lock:
+            entry = self._pending.get(key)
+            return (0, None) if entry is None else (int(entry[0]), entry[1])
+
+    @property
+    def buffered(self) -> int:
+        with self._lock:
+            return len(self._buffer)
+
+    # --- background side ---------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="scan-recorder", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the thread and write what is left (each batch its own transaction)."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stopping.set()
+            self._wake.set()
+            thread.join(timeout)
+        while self.buffered and self._flush_safely():
+            pass
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            while self._flush_safely() >= self._max_batch and not self._stopping.is_set():
+                pass  # a full batch means more is waiting
+
+    def _flush_safely(self) -> int:
+        try:
+            return self.flush()
+        except Exception:  # the thread must survive a database outage
+            log.exception("scan flush failed")
+            return 0
+
+    def flush(self) -> int:
+        """Write up to `max_batch` buffered scans in one transaction; returns how many.
+
+        On failure the scans go back to the front of the buffer (those that no longer fit
+        are dropped and counted) and the error is raised.
+        """
+        with self._flush_lock:
+            with self._lock:
+                take = min(len(self._buffer), self._max_batch)
+                batch = [self._buffer.popleft() for _ in range(take)]
+            if not batch:
+                return 0
+            try:
+                self._write(batch)
+            except BaseException:
+                self.failed_flushes += 1
+                self._requeue(batch)
+                raise
+            with self._lock:
+                self._forget(batch)
+                self.written += len(batch)
+            return len(batch)
+
+    def _requeue(self, batch: list[ScanRecord]) -> None:
+        with self._lock:
+            room = max(0, self._capacity - len(self._buffer))
+            keep, lost = batch[:room], batch[room:]
+            self._buffer.extendleft(reversed(keep))
+            self.dropped += len(lost)
+            self._forget(lost)
+
+    def _forget(self, scans: list[ScanRecord]) -> None:
+        for scan in scans:
+            entry = self._pending.get(scan.key)
+            if entry is None:
+                continue
+            entry[0] -= 1
+            if entry[0] <= 0:
+                del self._pending[scan.key]
+
+    def _write(self, batch: list[ScanRecord]) -> None:
+        totals: dict[CodeKey, list[Any]] = {}
+        for scan in batch:
+            at = as_utc(scan.scanned_at)
+            entry = totals.get(scan.key)
+            if entry is None:
+                totals[scan.key] = [1, at, at]
+            else:
+                entry[0] += 1
+                entry[1], entry[2] = min(entry[1], at), max(entry[2], at)
+        scans_table = Scan.__table__  # type: ignore[attr-defined]
+        with unit_of_work(self._engine, write=True) as session:
+            session.execute(
+                insert(scans_table),
+                [
+                    {
+                        "gtin": s.gtin,
+                        "lot": s.lot,
+                        "serial": s.serial,
+                        "scanned_at": as_utc(s.scanned_at),
+                        "lat": s.lat,
+                        "lon": s.lon,
+                        "country": s.country,
+                        "client_hash": s.client_hash,
+                    }
+                    for s in batch
+                ],
+            )
+            # Sorted, so concurrent flushers (several processes) lock counters in one order.
+            session.execute(
+                _upsert_counters(self._engine.dialect.name),
+                [
+                    {"gtin": g, "lot": lot, "serial": s, "count": n, "first_at": lo, "last_at": hi}
+                    for (g, lot, s), (n, lo, hi) in sorted(totals.items())
+                ],
+            )
+
+
+def _upsert_counters(dialect: str) -> Any:
+    table = ScanCounter.__table__  # type: ignore[attr-defined]
+    stmt = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["gtin", "lot", "serial"],
+        set_={
+            "count": table.c.count + new.count,
+            "first_at": case(
+                (new.first_at < table.c.first_at, new.first_at), else_=table.c.first_at
+            ),
+            "last_at": case((new.last_at > table.c.last_at, new.last_at), else_=table.c.last_at),
+        },
+    )

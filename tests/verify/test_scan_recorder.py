@@ -1,0 +1,160 @@
+"""The scan recorder: buffered off the request path, flushed in the background, bounded."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from registry.core.db import make_engine, unit_of_work
+from registry.core.errors import RegistryError
+from registry.core.time import as_utc
+from registry.main import create_app
+from registry.verify.models import Scan, ScanCounter
+from registry.verify.scans import ScanRecord, ScanRecorder, client_hash, coarse_coordinate
+from tests.factories import World, label_codes, labeled_batch
+from tests.verify.helpers import flip_signature_bit, path_of
+
+T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+CODE = ("06901234567892", "LOT-1", "00000001")
+
+
+def scan(at: datetime, serial: str = CODE[2], **extra: object) -> ScanRecord:
+    return ScanRecord(CODE[0], CODE[1], serial, at, **extra)  # type: ignore[arg-type]
+
+
+def counters(engine: Engine) -> dict[str, tuple[int, datetime, datetime]]:
+    with unit_of_work(engine) as session:
+        return {
+            c.serial: (c.count, as_utc(c.first_at), as_utc(c.last_at))
+            for c in session.exec(select(ScanCounter))
+        }
+
+
+def scan_rows(engine: Engine) -> list[Scan]:
+    with unit_of_work(engine) as session:
+        return list(session.exec(select(Scan).order_by(col(Scan.id))))
+
+
+def test_flush_writes_scans_and_adds_to_counters(engine: Engine) -> None:
+    recorder = ScanRecorder(engine)
+    recorder.record(scan(T0 + timedelta(minutes=5), lat=26.3, lon=108.5, country="CN"))
+    recorder.record(scan(T0))
+    recorder.record(scan(T0, serial="00000002"))
+    assert recorder.pending(CODE) == (2, T0)
+    assert recorder.flush() == 3
+    assert recorder.pending(CODE) == (0, None)
+    assert counters(engine) == {
+        "00000001": (2, T0, T0 + timedelta(minutes=5)),
+        "00000002": (1, T0, T0),
+    }
+    recorder.record(scan(T0 - timedelta(days=1)))
+    recorder.record(scan(T0 + timedelta(days=1)))
+    assert recorder.flush() == 2
+    assert counters(engine)["00000001"] == (4, T0 - timedelta(days=1), T0 + timedelta(days=1))
+    rows = scan_rows(engine)
+    assert len(rows) == 5
+    assert (rows[0].lat, rows[0].lon, rows[0].country) == (26.3, 108.5, "CN")
+    assert recorder.written == 5
+
+
+def test_a_full_buffer_drops_and_counts_instead_of_blocking(engine: Engine) -> None:
+    recorder = ScanRecorder(engine, capacity=3)
+    accepted = [recorder.record(scan(T0)) for _ in range(5)]
+    assert accepted == [True, True, True, False, False]
+    assert recorder.dropped == 2
+    assert recorder.pending(CODE)[0] == 3
+    recorder.flush()
+    assert recorder.record(scan(T0)) is True
+
+
+def test_flushes_are_batched_each_in_its_own_transaction(engine: Engine) -> None:
+    recorder = ScanRecorder(engine, max_batch=2)
+    for i in range(5):
+        recorder.record(scan(T0 + timedelta(seconds=i)))
+    assert [recorder.flush() for _ in range(4)] == [2, 2, 1, 0]
+    assert counters(engine)["00000001"][0] == 5
+
+
+def test_the_background_thread_flushes_and_stop_writes_the_rest(engine: Engine) -> None:
+    recorder = ScanRecorder(engine, flush_interval=0.05)
+    recorder.start()
+    recorder.record(scan(T0))
+    deadline = time.monotonic() + 10
+    while recorder.written < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert recorder.written == 1
+    recorder.stop()
+    for _ in range(3):
+        recorder.record(scan(T0))
+    recorder.start()
+    recorder.stop()
+    assert counters(engine)["00000001"][0] == 4
+    assert recorder.buffered == 0
+
+
+def test_a_failed_flush_keeps_the_scans_for_the_next_one(tmp_path: Path, engine: Engine) -> None:
+    unmigrated = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    recorder = ScanRecorder(unmigrated)
+    recorder.record(scan(T0))
+    with pytest.raises(RegistryError):
+        recorder.flush()
+    assert (recorder.buffered, recorder.failed_flushes, recorder.pending(CODE)[0]) == (1, 1, 1)
+    recorder.start()  # the thread logs failures and keeps going
+    time.sleep(0.4)
+    recorder._engine = engine  # the database comes back
+    recorder.stop()
+    unmigrated.dispose()
+    assert counters(engine)["00000001"][0] == 1
+
+
+def test_client_details_are_coarse_and_hashed() -> None:
+    assert coarse_coordinate("26.2547", limit=90) == 26.3
+    assert coarse_coordinate("-108.04", limit=180) == -108.0
+    for bad in ("91", "nan", "x", "", None, "1e999"):
+        assert coarse_coordinate(bad, limit=90) is None
+    a = client_hash("203.0.113.7", "Mozilla/5.0", secret="s")
+    assert len(a) == 32
+    assert a == client_hash("203.0.113.7", "Mozilla/5.0", secret="s")
+    assert a != client_hash("203.0.113.8", "Mozilla/5.0", secret="s")
+    assert "203.0.113.7" not in a
+
+
+def test_consumer_scans_are_recorded_and_written_at_shutdown(world: World, engine: Engine) -> None:
+    _, run = labeled_batch(world, units=10, count=2)
+    good, other = label_codes(world, run["run_id"])
+    with TestClient(create_app(engine)) as client:
+        client.app.state.scan_recorder.stop()  # type: ignore[attr-defined]
+        headers = {"Accept": "application/json", "CF-IPCountry": "cn", "User-Agent": "phone"}
+        counts = [
+            client.get(path_of(good) + "&lat=26.2547&lon=108.51", headers=headers).json()
+            for _ in range(3)
+        ]
+        assert [c["scans"]["count"] for c in counts] == [1, 2, 3]
+        assert len({c["scans"]["first_at"] for c in counts}) == 1
+        bad = client.get(path_of(flip_signature_bit(other)), headers=headers).json()
+        assert bad["verdict"] == "invalid"
+        assert bad["scans"] is None
+        client.get(path_of(good) + "&lat=north&lon=999", headers=headers)
+        assert scan_rows(engine) == []  # nothing written on the request path
+    rows = scan_rows(engine)  # the lifespan's shutdown flushed the buffer
+    assert len(rows) == 4
+    assert {r.serial for r in rows} == {"00000001"}  # invalid codes are not counted
+    assert (rows[0].lat, rows[0].lon, rows[0].country) == (26.3, 108.5, "CN")
+    assert (rows[3].lat, rows[3].lon) == (None, None)
+    assert len({r.client_hash for r in rows}) == 1
+    assert counters(engine)["00000001"][0] == 4
+
+
+def test_counts_survive_a_restart(world: World, engine: Engine) -> None:
+    _, run = labeled_batch(world, units=10, count=1)
+    (url,) = label_codes(world, run["run_id"])
+    for expected in (1, 2):
+        with TestClient(create_app(engine)) as client:
+            r = client.get(path_of(url), headers={"Accept": "application/json"})
+            assert r.json()["scans"]["count"] == expected
