@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.progress import Progress
 
-from registry.core.config import get_settings
+from registry.core.config import Settings, get_settings
 from registry.core.db import get_engine, unit_of_work
 from registry.orgs.models import OrgKind
 
@@ -20,6 +23,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 admin_app = typer.Typer(help="Organizations and API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
+keys_app = typer.Typer(help="Label signing keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 
 def _serve(host: str, port: int, workers: int) -> None:
@@ -98,6 +103,119 @@ def create_key(
     print(json.dumps(out) if as_json else raw)
 
 
+def _settings_or_exit() -> Settings:
+    """The settings, or a one-line error (e.g. production with the development passphrase)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        messages = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        print(f"error: {messages}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _registry_errors() -> Iterator[None]:
+    """A refused action is one line on stderr and exit status 1, not a traceback."""
+    from registry.core.errors import RegistryError
+
+    try:
+        yield
+    except RegistryError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        raise typer.Exit(1) from None
+
+
+def _print_keys(keys: list[Any], as_json: bool) -> None:
+    from registry.labels.schemas import SigningKeyPublic
+
+    rows = [SigningKeyPublic.build(k) for k in keys]
+    if as_json:
+        print(json.dumps([r.model_dump(mode="json") for r in rows]))
+        return
+    for r in rows:
+        since = r.revoked_at or r.retired_at or r.created_at
+        print(f"{r.key_id}  {r.status:<8} since {since:%Y-%m-%d %H:%M:%S}Z")
+
+
+@keys_app.command("create")
+def keys_create(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Create the active label key (refused if one is active: use `rotate`)."""
+    from registry.labels.service import create_key
+
+    passphrase = _settings_or_exit().key_passphrase
+    with _registry_errors(), unit_of_work(write=True) as session:
+        key = create_key(session, passphrase=passphrase)
+    _print_keys([key], as_json)
+
+
+@keys_app.command("rotate")
+def keys_rotate(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Retire the active key (its labels keep verifying) and create a new active one."""
+    from registry.labels.service import rotate_key
+
+    passphrase = _settings_or_exit().key_passphrase
+    with _registry_errors(), unit_of_work(write=True) as session:
+        key = rotate_key(session, passphrase=passphrase)
+    _print_keys([key], as_json)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Revoke a key: every label it signed verifies as invalid from now on."""
+    from registry.labels.service import revoke_key
+
+    _settings_or_exit()
+    with _registry_errors(), unit_of_work(write=True) as session:
+        key = revoke_key(session, key_id=key_id)
+    _print_keys([key], as_json)
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every label key with its status (all are published in the JWKS)."""
+    from registry.labels.service import list_keys
+
+    _settings_or_exit()
+    with unit_of_work() as session:
+        keys = list_keys(session)
+    _print_keys(keys, as_json)
+
+
+@app.command("verify-code")
+def verify_code(
+    url: str,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="check signature and key status only")
+    ] = False,
+    keys: Annotated[
+        Path | None, typer.Option(help="JWKS file (from /.well-known/registry-keys.json)")
+    ] = None,
+    remote: Annotated[str | None, typer.Option(help="ask this registry (base URL)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Verify a label URL: exit 0 if genuine, 1 otherwise.
+
+    Default: the full verdict from this registry's database. `--remote URL`: the full
+    verdict from another registry over HTTP. `--offline --keys FILE`: only the signature
+    and the key's status, with no database or network.
+    """
+    from registry.verify import cli_verify
+
+    if offline and remote:
+        raise typer.BadParameter("--offline and --remote exclude each other")
+    if offline:
+        if keys is None:
+            raise typer.BadParameter("--offline needs --keys FILE (a JWKS document)")
+        ok, lines = cli_verify.offline(url, keys, as_json=as_json)
+    elif remote:
+        ok, lines = cli_verify.remote(url, remote, as_json=as_json)
+    else:
+        _settings_or_exit()
+        ok, lines = cli_verify.local(url, as_json=as_json)
+    print("\n".join(lines))
+    raise typer.Exit(0 if ok else 1)
+
+
 @app.command()
 def audit(
     batch: Annotated[str | None, typer.Option(help="audit one batch")] = None,
@@ -127,7 +245,8 @@ def audit(
                     if not report.intact:
                         first = report.problems[0]
                         print(
-                            f"BROKEN batch {report.batch_id} first bad seq {first.seq}: {first.problem}"
+                            f"BROKEN batch {report.batch_id} first bad seq {first.seq}: "
+                            f"{first.problem}"
                         )
             print(f"audited {checked} events: {broken} broken chain(s)")
             raise typer.Exit(1 if broken else 0)
@@ -138,6 +257,18 @@ def audit(
     first = report.problems[0]
     print(f"BROKEN batch {report.batch_id} first bad seq {first.seq}: {first.problem}")
     raise typer.Exit(1)
+
+
+def _demo_labels(seed: Any, out: Path, base_url: str) -> list[Any]:
+    """Write the demo run's first label codes as PNG QR images; return those codes."""
+    from registry.demo import sample_labels
+    from registry.labels.qr import render_png
+
+    with unit_of_work() as session:
+        codes = sample_labels(session, seed, base_url=base_url)
+    for code in codes:
+        (out / f"label-{code.serial}.png").write_bytes(render_png(code.url))
+    return codes
 
 
 @app.command()
@@ -162,6 +293,7 @@ def demo(
         )
     )
     base = f"http://{host}:{port}"
+    labels = _demo_labels(seed, out, base)
     print(
         "Origin Registry demo"
         + ("" if seed.created else " (database already seeded: new keys issued)")
@@ -172,14 +304,18 @@ def demo(
         print(f"    {k:<10} {v}")
     print("  try:")
     print(f"    curl {base}/v1/brands")
-    print(
-        f"    curl -H 'Authorization: Bearer {seed.keys.get('coop', '$COOP_KEY')}' {base}/v1/batches"
-    )
+    coop_key = seed.keys.get("coop", "$COOP_KEY")
+    print(f"    curl -H 'Authorization: Bearer {coop_key}' {base}/v1/batches")
     if seed.batch_ids:
         print(
             f"    curl -H 'Authorization: Bearer {seed.keys['regulator']}' "
             f"{base}/v1/batches/{seed.batch_ids[0]}/audit"
         )
+    if labels:
+        print(f"  label URLs to scan (QR images in {out}/):")
+        for code in labels:
+            print(f"    {code.url}")
+        print(f"    curl -H 'Accept: application/json' '{labels[0].url}'")
     print(f"  OpenAPI docs: {base}/docs")
     if serve_api:
         _serve(host, port, 1)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from registry.batches.event_types import EVENT_ADAPTER
 from registry.batches.schemas import BatchCreate
@@ -14,12 +14,17 @@ from registry.batches.service import append_event, create_batch
 from registry.brands.models import Brand
 from registry.brands.schemas import BrandCreate, LicenseCreate
 from registry.brands.service import create_brand, create_license
+from registry.core.config import get_settings
+from registry.labels.models import LabelRun
+from registry.labels.schemas import LabelCodePublic
+from registry.labels.service import create_label_run, run_codes
 from registry.orgs.models import Organization, OrgKind
 from registry.orgs.service import create_api_key, create_org
 
 CST = timezone(timedelta(hours=8))
 BRAND_SLUG = "rongjiang-navel-orange"
 COUNTY = "522632"
+DEMO_LABELS = 20  # a label run for the first batch, so there are codes to scan
 
 
 @dataclass
@@ -27,6 +32,7 @@ class DemoSeed:
     orgs: dict[str, Organization] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     batch_ids: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
     created: bool = True
 
 
@@ -49,7 +55,7 @@ def _event(type_: str, when: datetime, data: dict[str, Any], place: str | None =
 
 
 def _batch_life(
-    session: Session, seed: DemoSeed, coop_key: str, lot: str, day: date, kg: int
+    session: Session, seed: DemoSeed, coop_key: str, lot: str, day: date, kg: int, labels: int
 ) -> str:
     coop, handler = seed.orgs[coop_key], seed.orgs["handler"]
     batch, _ = create_batch(
@@ -152,6 +158,15 @@ def _batch_life(
     ]
     for actor, event in steps:
         append_event(session, batch_id=batch.id, event=event, actor=actor)
+        if event.type == "packed" and labels:
+            run = create_label_run(
+                session,
+                batch_id=batch.id,
+                count=labels,
+                actor=coop,
+                passphrase=get_settings().key_passphrase,
+            )
+            seed.run_ids.append(run.id)
     return batch.id
 
 
@@ -166,6 +181,7 @@ def seed_demo(session: Session) -> DemoSeed:
             if org is not None:
                 seed.orgs[key] = org
                 seed.keys[key] = create_api_key(session, org_id=org.id)[1]
+        seed.run_ids = list(session.exec(select(LabelRun.id).order_by(col(LabelRun.created_at))))
         return seed
     for key, name, kind, county in _ORGS:
         seed.orgs[key], seed.keys[key] = create_org(
@@ -180,8 +196,8 @@ def seed_demo(session: Session) -> DemoSeed:
             name="Rongjiang Navel Orange",
             name_local="榕江脐橙",
             category="navel orange",
-            description="Navel oranges grown on the terraced hills along the Duliu river in Rongjiang "
-            "county, Guizhou: thin skin, high sugar, harvested from November.",
+            description="Navel oranges grown on the terraced hills along the Duliu river in "
+            "Rongjiang county, Guizhou: thin skin, high sugar, harvested from November.",
             standard="DB52/T 1590 Rongjiang navel orange",
             county_codes=[COUNTY],
         ),
@@ -202,7 +218,26 @@ def seed_demo(session: Session) -> DemoSeed:
     harvest = date(this_year, 11, 20) if date.today() >= date(this_year, 11, 20) else date.today()
     for i, (coop_key, kg) in enumerate([("coop", 5000), ("coop", 3000), ("coop2", 4000)]):
         lot = f"RJ{harvest:%Y-%m%d}-{'ABC'[i]}"
+        labels = DEMO_LABELS if i == 0 else 0
         seed.batch_ids.append(
-            _batch_life(session, seed, coop_key, lot, harvest - timedelta(days=i), kg)
+            _batch_life(session, seed, coop_key, lot, harvest - timedelta(days=i), kg, labels)
         )
     return seed
+
+
+def sample_labels(
+    session: Session, seed: DemoSeed, *, base_url: str, count: int = 3
+) -> list[LabelCodePublic]:
+    """The first few label codes of the demo's label run, for printing and scanning."""
+    if not seed.run_ids or "admin" not in seed.orgs:
+        return []
+    _, codes = run_codes(
+        session,
+        run_id=seed.run_ids[0],
+        actor=seed.orgs["admin"],
+        offset=0,
+        limit=count,
+        base_url=base_url,
+        passphrase=get_settings().key_passphrase,
+    )
+    return codes
