@@ -319,3 +319,33 @@ def demo(
     print(f"  OpenAPI docs: {base}/docs")
     if serve_api:
         _serve(host, port, 1)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(ctx: typer.Context) -> None:
+    """Run a Celery worker (`celery worker`; extra options are passed on, e.g.
+    `--concurrency 4`). Needs REGISTRY_REDIS_URL."""
+    if not _settings_or_exit().redis_url:
+        print(
+            "error: REGISTRY_REDIS_URL is not set (without it tasks run in-process)",
+            file=sys.stderr,
+        )
+        raise typer.Exit(2)
+    from workers.app import celery_app
+
+    celery_app.worker_main(["worker", "--loglevel", get_settings().log_level, *ctx.args])
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def beat(ctx: typer.Context) -> None:
+    """Run the Celery beat scheduler (`celery beat`; extra options are passed on): scan
+    drains, chain audits of recently changed batches, job expiry. Run exactly one. Without
+    REGISTRY_REDIS_URL the scheduled tasks run inside this process."""
+    _settings_or_exit()
+    from workers.app import celery_app
+
+    celery_app.start(["beat", "--loglevel", get_settings().log_level, *ctx.args])
+
+
+if __name__ == "__main__":
+    app()

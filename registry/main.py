@@ -11,25 +11,37 @@ from sqlalchemy import Engine, text
 
 from registry.batches.router import router as batches_router
 from registry.brands.router import router as brands_router
+from registry.core.config import get_settings
 from registry.core.db import ServiceUnavailable, get_engine
 from registry.core.errors import install_error_handlers
+from registry.core.metrics import router as metrics_router
+from registry.core.queue import task_queue_for
+from registry.jobs.router import router as jobs_router
 from registry.labels.router import router as labels_router
 from registry.orgs.router import router as orgs_router
+from registry.scans.metrics import ScanMetrics
+from registry.scans.stream import scan_recorder_for
 from registry.verify.router import router as verify_router
-from registry.verify.scans import ScanRecorder
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Consumer scans are buffered in-process and written by a background thread; what is
-    still buffered at shutdown is written before the process exits."""
-    recorder = ScanRecorder(app.state.engine)
+    """Consumer scans go to the Redis stream when Redis is configured, else to an in-process
+    buffer written by a background thread; what is still buffered at shutdown is pushed or
+    written before the process exits. Tasks go to Celery workers, or run in-process."""
+    settings = get_settings()
+    recorder = scan_recorder_for(settings, app.state.engine) if settings.record_scans else None
     app.state.scan_recorder = recorder
-    recorder.start()
+    app.state.task_queue = task_queue_for(settings, app.state.engine)
+    app.state.metric_sources = [ScanMetrics(recorder)] if recorder else []
+    if recorder is not None:
+        recorder.start()
     try:
         yield
     finally:
-        await to_thread.run_sync(recorder.stop)
+        if recorder is not None:
+            await to_thread.run_sync(recorder.stop)
+        await to_thread.run_sync(app.state.task_queue.close)
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -41,7 +53,15 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     )
     app.state.engine = engine or get_engine()
     install_error_handlers(app)
-    for router in (orgs_router, brands_router, batches_router, labels_router, verify_router):
+    for router in (
+        orgs_router,
+        brands_router,
+        batches_router,
+        labels_router,
+        verify_router,
+        jobs_router,
+        metrics_router,
+    ):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     # Scans closer than this are never "impossible travel": locations are coarse (0.1 degree
     # cells, up to ~16 km apart for neighbouring cells) and clocks of phones drift.
     min_travel_km: float = 50.0
+    # Off: consumer scans are still counted in verdicts but not recorded (an operator's
+    # switch under a flood of scans; also the baseline of the verify benchmark).
+    record_scans: bool = True
     # Celery and the scan stream (used only when redis_url is set).
     task_queue: str = "registry"
     # Seconds an unacknowledged task waits before Redis hands it to another worker; longer

@@ -37,9 +37,7 @@ def redis_down(tmp_path: Path) -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("redis_down")
-def test_verification_answers_and_records_while_redis_is_down(
-    world: World, engine: Engine
-) -> None:
+def test_verification_answers_and_records_while_redis_is_down(world: World, engine: Engine) -> None:
     _, run = labeled_batch(world, units=10, count=4)
     urls = label_codes(world, run["run_id"])
 
