@@ -35,7 +35,11 @@ def _where(batch: str, seq: int) -> Any:
 def test_database_refuses_update_and_delete_of_events(world: World) -> None:
     batch = _chain(world)
     before = snapshot(world.engine)
+    raw_update = text("UPDATE events SET type = 'stored' WHERE batch_id = :b AND seq = 1")
+    raw_delete = text("DELETE FROM events WHERE batch_id = :b AND seq = 4")
     statements = [
+        raw_update.bindparams(b=batch),
+        raw_delete.bindparams(b=batch),
         update(EVENTS).where(_where(batch, 1)).values(data={"quantity": 1}),
         update(EVENTS).where(_where(batch, 1)).values(hash="0" * 64),
         delete(EVENTS).where(_where(batch, 4)),

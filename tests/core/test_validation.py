@@ -345,7 +345,7 @@ def test_garbage_bodies_never_cause_a_server_error(world: World) -> None:
                   b"\xff\xfe", json.dumps({"a": 10**400}).encode()]  # fmt: skip
 
     @settings(
-        max_examples=150,
+        max_examples=100,
         deadline=None,
         derandomize=True,
         database=None,
