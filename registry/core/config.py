@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     # Scans closer than this are never "impossible travel": locations are coarse (0.1 degree
     # cells, up to ~16 km apart for neighbouring cells) and clocks of phones drift.
     min_travel_km: float = 50.0
+    # A consumer scan of a batch not yet shipped or sold always raises an alert; this also
+    # makes its verdict `suspicious`. Off by default: producers scan their own labels to
+    # check a print run before shipping, and those scans should not read as clones.
+    unshipped_scans_suspicious: bool = False
     # Off: consumer scans are still counted in verdicts but not recorded (an operator's
     # switch under a flood of scans; also the baseline of the verify benchmark).
     record_scans: bool = True

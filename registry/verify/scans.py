@@ -1,5 +1,6 @@
 """Records consumer scans off the request path: an in-process bounded buffer that a
-background thread flushes into `scans` and `scan_counters`, one transaction per flush.
+background thread flushes into `scans` and `scan_counters` (and clone-signal alerts, as
+registry/scans/ingest.py writes them), one transaction per flush.
 
 `record` never blocks on the database: when the buffer is full the scan is dropped and
 counted in `dropped`. While a scan waits in the buffer, `pending` reports it, so a verdict
@@ -19,13 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, case, insert
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine
 
+from registry.core.config import get_settings
 from registry.core.db import unit_of_work
-from registry.core.time import as_utc
-from registry.verify.models import Scan, ScanCounter
+from registry.scans.ingest import CloneRules, ingest_scans
 
 log = logging.getLogger(__name__)
 CodeKey = tuple[str, str, str]  # (gtin, lot, serial)
@@ -108,6 +107,7 @@ class ScanRecorder:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.recorded = 0
         self.dropped = 0
         self.written = 0
         self.failed_flushes = 0
@@ -121,6 +121,7 @@ class ScanRecorder:
                 self.dropped += 1
                 return False
             self._buffer.append(scan)
+            self.recorded += 1
             entry = self._pending.get(scan.key)
             if entry is None:
                 self._pending[scan.key] = [1, scan.scanned_at]
@@ -217,54 +218,6 @@ class ScanRecorder:
                 del self._pending[scan.key]
 
     def _write(self, batch: list[ScanRecord]) -> None:
-        totals: dict[CodeKey, list[Any]] = {}
-        for scan in batch:
-            at = as_utc(scan.scanned_at)
-            entry = totals.get(scan.key)
-            if entry is None:
-                totals[scan.key] = [1, at, at]
-            else:
-                entry[0] += 1
-                entry[1], entry[2] = min(entry[1], at), max(entry[2], at)
-        scans_table = Scan.__table__  # type: ignore[attr-defined]
+        # The same write as the Redis stream drain's: scans, counters, clone-signal alerts.
         with unit_of_work(self._engine, write=True) as session:
-            session.execute(
-                insert(scans_table),
-                [
-                    {
-                        "gtin": s.gtin,
-                        "lot": s.lot,
-                        "serial": s.serial,
-                        "scanned_at": as_utc(s.scanned_at),
-                        "lat": s.lat,
-                        "lon": s.lon,
-                        "country": s.country,
-                        "client_hash": s.client_hash,
-                    }
-                    for s in batch
-                ],
-            )
-            # Sorted, so concurrent flushers (several processes) lock counters in one order.
-            session.execute(
-                _upsert_counters(self._engine.dialect.name),
-                [
-                    {"gtin": g, "lot": lot, "serial": s, "count": n, "first_at": lo, "last_at": hi}
-                    for (g, lot, s), (n, lo, hi) in sorted(totals.items())
-                ],
-            )
-
-
-def _upsert_counters(dialect: str) -> Any:
-    table = ScanCounter.__table__  # type: ignore[attr-defined]
-    stmt = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
-    new = stmt.excluded
-    return stmt.on_conflict_do_update(
-        index_elements=["gtin", "lot", "serial"],
-        set_={
-            "count": table.c.count + new.count,
-            "first_at": case(
-                (new.first_at < table.c.first_at, new.first_at), else_=table.c.first_at
-            ),
-            "last_at": case((new.last_at > table.c.last_at, new.last_at), else_=table.c.last_at),
-        },
-    )
+            ingest_scans(session, batch, rules=CloneRules.from_settings(get_settings()))

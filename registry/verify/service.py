@@ -23,6 +23,7 @@ from registry.core.config import get_settings
 from registry.core.time import as_utc, in_offset, utcnow
 from registry.labels.models import LabelRun, parse_serial
 from registry.labels.service import published_key_set
+from registry.scans.verdict import scan_reasons
 from registry.verify.digital_link import (
     MAX_URL_LENGTH,
     LabelCode,
@@ -229,6 +230,19 @@ def verify_code(
         return VerifyResult(
             verdict=judged.verdict, reasons=judged.reasons, code=info, checked_at=now
         )
+    if scan is not None:
+        extra = scan_reasons(
+            session,
+            key=key,
+            events=facts.events.get(judged.batch.id, []),
+            lat=scan.lat,
+            lon=scan.lon,
+            now=now,
+            settings=settings,
+        )
+        judged.reasons.extend(extra)
+        if extra and judged.verdict == Verdict.genuine:
+            judged.verdict = Verdict.suspicious
     if scan is not None and scan.recorder is not None:
         scan.recorder.record(
             ScanRecord(

@@ -159,3 +159,37 @@ def test_the_periodic_audit_raises_an_alert_for_a_broken_chain(
     assert alert["detail"]["seq"] == 1
     assert alert["occurrences"] == 2
     assert intact["id"] != broken["id"]
+
+
+def test_the_verdict_names_impossible_travel_and_the_buffer_raises_its_alert(
+    eager_mode: TaskMode, world: World, engine: Engine
+) -> None:
+    batch, run = labeled_batch(world, units=10, count=1)
+    world.ok(batch["id"], world.coop, shipped(world.handler.id, quantity=10))
+    (url,) = label_codes(world, run["run_id"])
+    recorder = world.client.app.state.scan_recorder  # type: ignore[attr-defined]
+    recorder.stop()  # flushed by hand below
+    assert scan(world, url, BEIJING)["verdict"] == "genuine"
+    recorder.flush()
+    assert scan(world, url, BEIJING_SUBURB)["verdict"] == "genuine"
+    far = scan(world, url, GUANGZHOU)
+    assert far["verdict"] == "suspicious"
+    assert [r["code"] for r in far["reasons"]] == ["impossible_travel"]
+    assert "km apart" in far["reasons"][0]["message"]
+    assert scan(world, url)["verdict"] == "genuine"  # no location given: nothing to compare
+    recorder.flush()  # the in-process buffer writes alerts as the stream drain does
+    assert kinds(engine) == [("impossible_travel", "00000001")]
+
+
+def test_scans_of_an_unshipped_batch_are_suspicious_when_the_operator_says_so(
+    eager_mode: TaskMode, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch, run = labeled_batch(world, units=10, count=1)
+    (url,) = label_codes(world, run["run_id"])
+    assert scan(world, url)["verdict"] == "genuine"  # default: alert only
+    monkeypatch.setattr(get_settings(), "unshipped_scans_suspicious", True)
+    early = scan(world, url)
+    assert early["verdict"] == "suspicious"
+    assert [r["code"] for r in early["reasons"]] == ["not_yet_shipped"]
+    world.ok(batch["id"], world.coop, shipped(world.handler.id, quantity=10))
+    assert scan(world, url)["verdict"] == "genuine"
