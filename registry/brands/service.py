@@ -15,7 +15,7 @@ from registry.brands.exceptions import (
 )
 from registry.brands.models import Brand, BrandStatus, License, LicenseStatus
 from registry.brands.schemas import BrandCreate, BrandUpdate, LicenseCreate
-from registry.core.errors import Forbidden, InvalidInput
+from registry.core.errors import Conflict, Forbidden, InvalidInput
 from registry.core.time import utcnow
 from registry.orgs.models import Organization, OrgKind
 from registry.orgs.service import get_org
@@ -68,6 +68,21 @@ def create_license(
     org = get_org(session, body.org_id)
     if org.kind != OrgKind.cooperative:
         raise InvalidInput(f"licenses are for cooperatives; {org.name} is a {org.kind}")
+    # One active license per cooperative and day, so the quota that applies is unambiguous.
+    overlapping = session.exec(
+        select(License).where(
+            License.brand_id == brand.id,
+            License.org_id == org.id,
+            License.status == LicenseStatus.active,
+            License.valid_from <= body.valid_to,
+            License.valid_to >= body.valid_from,
+        )
+    ).first()
+    if overlapping is not None:
+        raise Conflict(
+            f"{org.name} already holds license {overlapping.id} for {slug!r} from "
+            f"{overlapping.valid_from} to {overlapping.valid_to}; revoke it first"
+        )
     lic = License(brand_id=brand.id, **body.model_dump())
     session.add(lic)
     session.flush()

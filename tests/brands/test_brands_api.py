@@ -11,8 +11,9 @@ from tests.factories import BRAND, World
 def _license_body(org_id: str, **overrides: Any) -> dict[str, Any]:
     return {
         "org_id": org_id,
-        "valid_from": "2026-01-01",
-        "valid_to": "2026-12-31",
+        # after the factory's licenses, which cover last year to next year
+        "valid_from": "2040-01-01",
+        "valid_to": "2040-12-31",
         "annual_quota_kg": 5000,
         **overrides,
     }
@@ -79,7 +80,7 @@ def test_licenses_are_for_known_cooperatives(world: World) -> None:
     assert r.status_code == 201, r.text
     lic = r.json()
     assert (lic["status"], lic["annual_quota_kg"], lic["revoked_at"]) == ("active", 5000, None)
-    assert (lic["valid_from"], lic["valid_to"]) == ("2026-01-01", "2026-12-31")
+    assert (lic["valid_from"], lic["valid_to"]) == ("2040-01-01", "2040-12-31")
 
 
 def test_who_sees_which_licenses(world: World) -> None:

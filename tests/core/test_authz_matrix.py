@@ -128,8 +128,8 @@ ENDPOINTS = [
         cells(FORBIDDEN, owner=CREATED, owner2=NOT_OWNER),
         body=lambda ctx, caller: {
             "org_id": ctx.world.coop2.id,
-            "valid_from": "2026-01-01",
-            "valid_to": "2026-12-31",
+            "valid_from": "2040-01-01",  # after the factory's licenses (no overlap)
+            "valid_to": "2040-12-31",
             "annual_quota_kg": 1000,
         },
     ),
@@ -207,8 +207,8 @@ def test_authorization_matrix(world: World, endpoint: Endpoint) -> None:
         world.owner,
         json={
             "org_id": world.coop2.id,
-            "valid_from": "2026-01-01",
-            "valid_to": "2026-06-30",
+            "valid_from": "2041-01-01",
+            "valid_to": "2041-06-30",
             "annual_quota_kg": 500,
         },
     )

@@ -332,7 +332,7 @@ def _targets(world: World, batch: str) -> list[tuple[str, str, Any, Any]]:
           "scan_alert_threshold": 5}),
         ("PATCH", f"/v1/brands/{BRAND}", world.owner, {"scan_alert_threshold": 5}),
         ("POST", f"/v1/brands/{BRAND}/licenses", world.owner,
-         {"org_id": world.coop2.id, "valid_from": "2026-01-01", "valid_to": "2026-12-31",
+         {"org_id": world.coop2.id, "valid_from": "2040-01-01", "valid_to": "2040-12-31",
           "annual_quota_kg": 10}),
     ]  # fmt: skip
 
