@@ -22,6 +22,7 @@ from registry.orgs.router import router as orgs_router
 from registry.scans.metrics import ScanMetrics
 from registry.scans.stream import scan_recorder_for
 from registry.verify.router import router as verify_router
+from registry.web.router import router as web_router
 
 
 @asynccontextmanager
@@ -57,6 +58,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         orgs_router,
         brands_router,
         batches_router,
+        web_router,
         labels_router,
         verify_router,
         jobs_router,
