@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_KEY_PASSPHRASE = "development-only-passphrase"
@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     # Off: consumer scans are still counted in verdicts but not recorded (an operator's
     # switch under a flood of scans; also the baseline of the verify benchmark).
     record_scans: bool = True
+    # Verification caches keys, lots and scan counters in each process (registry/verify/
+    # cache.py). Changes are seen at once through Redis, or in-process without it; this
+    # bounds everything else (other processes without Redis, raw SQL, others' scan counts).
+    # 0 turns the cache off.
+    verify_cache_ttl: float = Field(default=5.0, ge=0)
     # Celery and the scan stream (used only when redis_url is set).
     task_queue: str = "registry"
     # Seconds an unacknowledged task waits before Redis hands it to another worker; longer

@@ -45,6 +45,7 @@ from registry.labels.models import (
 )
 from registry.labels.schemas import LabelCodePublic
 from registry.orgs.models import Organization, OrgKind
+from registry.verify import invalidation  # noqa: F401  (key changes reach verify caches)
 from registry.verify.digital_link import build_url
 from registry.verify.signature import KeySet, PublicKey
 

@@ -52,30 +52,42 @@ def scan_reasons(
     operator asked for it, a scan of a batch that has not left its producer."""
     reasons: list[Reason] = []
     if lat is not None and lon is not None:
-        last = last_sighting(session, key, before=now)
-        move = (
-            impossible_travel(
-                last,
-                Sighting(at=now, lat=lat, lon=lon),
-                max_kmh=settings.max_travel_kmh,
-                min_km=settings.min_travel_km,
-            )
-            if last is not None
-            else None
+        reasons += travel_reasons(session, key=key, lat=lat, lon=lon, now=now, settings=settings)
+    return reasons + shipping_reasons(events, settings=settings)
+
+
+def travel_reasons(
+    session: Session, *, key: CodeKey, lat: float, lon: float, now: datetime, settings: Settings
+) -> list[Reason]:
+    """Impossible travel from the code's last located scan (one indexed lookup)."""
+    last = last_sighting(session, key, before=now)
+    if last is None:
+        return []
+    move = impossible_travel(
+        last,
+        Sighting(at=now, lat=lat, lon=lon),
+        max_kmh=settings.max_travel_kmh,
+        min_km=settings.min_travel_km,
+    )
+    if move is None:
+        return []
+    return [
+        Reason(
+            code=ReasonCode.impossible_travel,
+            message=f"this code was {move.describe(settings.max_travel_kmh)}",
         )
-        if move is not None:
-            reasons.append(
-                Reason(
-                    code=ReasonCode.impossible_travel,
-                    message=f"this code was {move.describe(settings.max_travel_kmh)}",
-                )
-            )
+    ]
+
+
+def shipping_reasons(events: Sequence[Event], *, settings: Settings) -> list[Reason]:
+    """Where the operator asked for it: a scan of a batch that has not left its producer
+    (needs only the batch's events, so the cached verification path can apply it)."""
     if settings.unshipped_scans_suspicious and not any(e.type in LEAVES_PRODUCER for e in events):
-        reasons.append(
+        return [
             Reason(
                 code=ReasonCode.not_yet_shipped,
                 message="this code's batch has not been shipped or sold yet, so no package "
                 "of it should be in a consumer's hands: it may have been copied",
             )
-        )
-    return reasons
+        ]
+    return []

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from anyio import to_thread
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 
 from registry.core.config import get_settings
-from registry.core.db import SessionDep
-from registry.verify import scans, service
+from registry.core.db import unit_of_work
+from registry.core.time import utcnow
+from registry.verify import cached, scans, service
 from registry.verify.schemas import BulkVerifyRequest, BulkVerifyResponse, VerifyResult
 from registry.web.pages import verification_page
 
@@ -45,15 +48,28 @@ def _scan_context(request: Request) -> service.ScanContext:
     )
 
 
-def _answer(request: Request, session: SessionDep, format: str | None) -> Response:
-    result = service.verify_code(session, url=_scanned_url(request), scan=_scan_context(request))
+_JSON_HEADERS = {"Cache-Control": "no-store", "Vary": "Accept"}
+
+
+def _verify_in_session(app: FastAPI, url: str, scan: service.ScanContext, now: datetime) -> bytes:
+    with unit_of_work(app.state.engine) as session:
+        result = service.verify_code(session, url=url, scan=scan, now=now)
+    return result.model_dump_json().encode()
+
+
+async def _answer(request: Request, format: str | None) -> Response:
+    """Verified on the event loop from the cache (registry/verify/cached.py); a scan with a
+    location needs the code's last located scan, so it takes the database path."""
+    now = utcnow()
+    url, scan = _scanned_url(request), _scan_context(request)
+    if scan.lat is not None and scan.lon is not None:
+        body = await to_thread.run_sync(_verify_in_session, request.app, url, scan, now)
+    else:
+        cache = cached.verify_cache(request.app)
+        body = await cached.verify_url(cache, url=url, scan=scan, now=now)
     if not _wants_json(request, format):
-        return verification_page(request, result)
-    return Response(
-        result.model_dump_json(),
-        media_type="application/json",
-        headers={"Cache-Control": "no-store", "Vary": "Accept"},
-    )
+        return verification_page(request, VerifyResult.model_validate_json(body))
+    return Response(body, media_type="application/json", headers=_JSON_HEADERS)
 
 
 @router.get(
@@ -61,31 +77,31 @@ def _answer(request: Request, session: SessionDep, format: str | None) -> Respon
     response_model=VerifyResult,
     responses={200: {"content": {"text/html": {}}}},
 )
-def verify_label(
+async def verify_label(
     gtin: str,
     lot: str,
     serial: str,
     request: Request,
-    session: SessionDep,
     digsig: Annotated[str | None, Query(alias="8030", description="AI 8030 signature")] = None,
     format: Annotated[str | None, Query(description="json or html")] = None,
 ) -> Response:
     """Is this label genuine? HTML for a phone's browser; JSON with `Accept:
     application/json` or `?format=json`. Counts as a consumer scan (recorded in the
     background). Every answer is 200 with a verdict, malformed codes included."""
-    return _answer(request, session, format)
+    return await _answer(request, format)
 
 
 @router.get("/01/{rest:path}", include_in_schema=False)
-def verify_odd_path(
-    rest: str, request: Request, session: SessionDep, format: str | None = None
-) -> Response:
+async def verify_odd_path(rest: str, request: Request, format: str | None = None) -> Response:
     """Anything else under /01/ (a lot with an encoded '/', a truncated URL) gets a verdict
     too: `invalid` with the reason, never a bare 404."""
-    return _answer(request, session, format)
+    return await _answer(request, format)
 
 
 @router.post("/v1/verify", response_model=BulkVerifyResponse)
-def verify_bulk(body: BulkVerifyRequest, session: SessionDep) -> BulkVerifyResponse:
+def verify_bulk(body: BulkVerifyRequest, request: Request) -> Response:
     """Verdicts for up to 1000 label URLs, in request order (not counted as scans)."""
-    return service.verify_many(session, codes=body.codes)
+    cache = cached.verify_cache(request.app)
+    return Response(
+        cached.verify_many(cache, codes=body.codes, now=utcnow()), media_type="application/json"
+    )

@@ -16,6 +16,8 @@ import hmac
 import logging
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -86,6 +88,13 @@ class ScanSink(Protocol):
     def pending(self, key: CodeKey) -> tuple[int, datetime | None]: ...
 
 
+class ScanWriteListener(Protocol):
+    """Told of each committed write of the in-process buffer (the verification cache adds
+    the scans to the counters it holds)."""
+
+    def scans_written(self, scans: list[ScanRecord]) -> None: ...
+
+
 class ScanRecorder:
     def __init__(
         self,
@@ -111,6 +120,7 @@ class ScanRecorder:
         self.dropped = 0
         self.written = 0
         self.failed_flushes = 0
+        self.listeners: list[ScanWriteListener] = []
 
     # --- request side (never touches the database) --------------------------------------
 
@@ -195,10 +205,20 @@ class ScanRecorder:
                 self.failed_flushes += 1
                 self._requeue(batch)
                 raise
+            for listener in self.listeners:
+                listener.scans_written(batch)
             with self._lock:
                 self._forget(batch)
                 self.written += len(batch)
             return len(batch)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No write starts, and none is half done (committed, listeners not yet told),
+        while this is held: a reader of `scan_counters` sees exactly the writes its
+        listeners were told of."""
+        with self._flush_lock:
+            yield
 
     def _requeue(self, batch: list[ScanRecord]) -> None:
         with self._lock:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlmodel import Session
@@ -256,13 +256,36 @@ def verify_code(
                 client_hash=scan.client_hash,
             )
         )
-    batch, brand = judged.batch, judged.brand
-    events = facts.events.get(batch.id, [])
-    producer = facts.producers.get(batch.cooperative_org_id)
+    described = describe_batch(judged.batch, judged.brand, facts)
     return VerifyResult(
         verdict=judged.verdict,
         reasons=judged.reasons,
         code=info,
+        brand=described.brand,
+        producer=described.producer,
+        batch=described.batch,
+        timeline=described.timeline,
+        chain=judged.chain,
+        scans=ScanInfo(count=count, first_at=first),
+        checked_at=now,
+    )
+
+
+class BatchDescription(NamedTuple):
+    """The parts of a verdict that depend only on the batch, not on the code or the scan."""
+
+    brand: BrandInfo
+    producer: ProducerInfo
+    batch: BatchInfo
+    timeline: list[TimelineEntry]
+
+
+def describe_batch(batch: Batch, brand: Brand, facts: Facts) -> BatchDescription:
+    """Brand, producer, batch summary and timeline of a verified code's batch (the
+    verification cache renders these once per batch and reuses them)."""
+    events = facts.events.get(batch.id, [])
+    producer = facts.producers.get(batch.cooperative_org_id)
+    return BatchDescription(
         brand=BrandInfo(
             slug=brand.slug,
             name=brand.name,
@@ -280,9 +303,6 @@ def verify_code(
         ),
         batch=_batch_info(batch, events),
         timeline=[_timeline_entry(e, facts) for e in events],
-        chain=judged.chain,
-        scans=ScanInfo(count=count, first_at=first),
-        checked_at=now,
     )
 
 

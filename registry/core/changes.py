@@ -1,0 +1,87 @@
+"""Change signals for in-process caches: a committed write names the *topics* it made stale
+(e.g. `lot:06901234500004|L1`), and every cache holding state under a topic sees it change.
+
+Each topic has a token that is replaced by a fresh random value on every change. A cache
+remembers the tokens it read *before* loading state from the database and compares them
+with the current ones before using that state again: a changed token means "reload".
+Random tokens (not counters) cannot repeat, so even a Redis flush only causes reloads.
+
+- `RedisChangeBoard` (REGISTRY_REDIS_URL set): tokens live in Redis, so a write in any
+  process is seen by every process's next read; one MGET per check.
+- `LocalChangeBoard` (no Redis): tokens live in this process only; writes made by other
+  processes are seen when the cache's time-to-live runs out.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Protocol
+
+import redis
+
+PREFIX = "registry:changed:"
+
+
+class ChangeBoard(Protocol):
+    shared: bool  # True when other processes' writes are seen at once
+
+    def tokens(self, topics: Sequence[str]) -> list[str | None]:
+        """The current token of each topic (None: never changed, or forgotten)."""
+
+    def changed(self, topics: Iterable[str]) -> None:
+        """Give each topic a new token."""
+
+
+class LocalChangeBoard:
+    shared = False
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, str] = {}
+
+    def tokens(self, topics: Sequence[str]) -> list[str | None]:
+        get = self._tokens.get
+        return [get(t) for t in topics]
+
+    def changed(self, topics: Iterable[str]) -> None:
+        with self._lock:
+            for topic in topics:
+                self._tokens[topic] = secrets.token_hex(8)
+
+
+class RedisChangeBoard:
+    shared = True
+
+    def __init__(self, url: str) -> None:
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30
+        )
+
+    def tokens(self, topics: Sequence[str]) -> list[str | None]:
+        values: list[bytes | None] = self._redis.mget([PREFIX + t for t in topics])  # type: ignore[assignment]
+        return [None if v is None else v.decode() for v in values]
+
+    def changed(self, topics: Iterable[str]) -> None:
+        names = sorted(set(topics))
+        if not names:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for topic in names:
+            pipe.set(PREFIX + topic, secrets.token_hex(8))
+        pipe.execute()
+
+
+_LOCAL = LocalChangeBoard()
+
+
+@cache
+def _redis_board(url: str) -> RedisChangeBoard:
+    return RedisChangeBoard(url)
+
+
+def change_board(redis_url: str | None) -> ChangeBoard:
+    """Redis's board when a URL is configured, else this process's own."""
+    return _redis_board(redis_url) if redis_url else _LOCAL

@@ -1,0 +1,177 @@
+"""The verification cache (registry/verify/cache.py): two app instances with their own
+caches share one database (and one Redis, when configured); a recall, a key revocation, a
+brand suspension, a license revocation and an appended event made through one of them, or
+through the service layer as the CLI does, show on the very next request of the other.
+Hot codes are answered without a database round trip, and answer what the database path
+(`service.verify_code`) answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
+
+from registry.core.config import get_settings
+from registry.core.db import unit_of_work
+from registry.labels.service import revoke_key
+from registry.main import create_app
+from registry.verify import service
+from registry.verify.cached import verify_cache
+from registry.verify.scans import ScanRecorder
+from tests.conftest import REDIS_URL, unavailable
+from tests.factories import BRAND, World, label_codes, labeled_batch, recalled, stored
+from tests.verify.helpers import path_of, reason_codes
+
+
+@pytest.fixture(params=["redis", "in-process"])
+def change_board(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Changes travel through the test Redis (db 15), or only inside this process."""
+    monkeypatch.delenv("REGISTRY_REDIS_URL", raising=False)
+    if request.param == "redis":
+        try:
+            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        except redis.RedisError as exc:
+            unavailable("Redis", exc)
+        monkeypatch.setenv("REGISTRY_REDIS_URL", REDIS_URL)
+    get_settings.cache_clear()
+    yield request.param
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def other_app(change_board: str, engine: Engine) -> Iterator[TestClient]:
+    """A second app instance on the same database: another process, as far as caches go."""
+    with TestClient(create_app(engine)) as client:
+        yield client
+
+
+def scan(client: TestClient, url: str) -> dict[str, Any]:
+    r = client.get(path_of(url), headers={"Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def both(world: World, other: TestClient, url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return scan(world.client, url), scan(other, url)
+
+
+@contextmanager
+def queries(engine: Engine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_change_is_seen_by_every_app_on_its_next_request(
+    change_board: str, world: World, other_app: TestClient
+) -> None:
+    gone, gone_run = labeled_batch(world, units=10, count=10)
+    kept, kept_run = labeled_batch(world, units=10, count=10)
+    gone_url = label_codes(world, gone_run["run_id"])[0]
+    kept_url = label_codes(world, kept_run["run_id"])[0]
+    for url in (gone_url, kept_url):
+        assert [r["verdict"] for r in both(world, other_app, url)] == ["genuine", "genuine"]
+
+    # Warm: the other app answers a hot code without touching the database.
+    with queries(world.engine) as statements:
+        assert scan(other_app, kept_url)["verdict"] == "genuine"
+    assert statements == []
+
+    # An appended event: the timeline grows everywhere.
+    world.ok(kept["id"], world.coop, stored("cold store 9"))
+    for result in both(world, other_app, kept_url):
+        assert result["timeline"][-1]["data"] == {"place": "cold store 9"}
+        assert result["chain"]["length"] == kept_run_length(world, kept["id"])
+
+    # A recall by the brand owner.
+    world.ok(gone["id"], world.owner, recalled())
+    for result in both(world, other_app, gone_url):
+        assert result["verdict"] == "recalled"
+        assert reason_codes(result) == ["batch_recalled"]
+    assert scan(other_app, kept_url)["verdict"] == "genuine"  # the other lot is untouched
+
+    # A brand suspension, then its end.
+    r = world.call("PATCH", f"/v1/brands/{BRAND}", world.owner, json={"status": "suspended"})
+    assert r.status_code == 200, r.text
+    for result in both(world, other_app, kept_url):
+        assert result["verdict"] == "suspicious"
+        assert reason_codes(result) == ["brand_suspended"]
+    r = world.call("PATCH", f"/v1/brands/{BRAND}", world.owner, json={"status": "active"})
+    assert r.status_code == 200, r.text
+    assert [r["verdict"] for r in both(world, other_app, kept_url)] == ["genuine", "genuine"]
+
+    # The producer's license revoked.
+    licenses = world.call("GET", f"/v1/brands/{BRAND}/licenses", world.owner).json()
+    license_id = next(lic["id"] for lic in licenses if lic["org_id"] == world.coop.id)
+    r = world.call("POST", f"/v1/brands/{BRAND}/licenses/{license_id}/revoke", world.owner)
+    assert r.status_code == 200, r.text
+    for result in both(world, other_app, kept_url):
+        assert result["verdict"] == "suspicious"
+        assert reason_codes(result) == ["license_revoked"]
+
+    # The label key revoked outside both apps, as `registry keys revoke` does.
+    with unit_of_work(world.engine, write=True) as session:
+        revoke_key(session, key_id=kept_run["key_id"])
+    for url in (kept_url, gone_url):
+        for result in both(world, other_app, url):
+            assert result["verdict"] == "invalid"
+            assert reason_codes(result) == ["revoked_key"]
+
+
+def kept_run_length(world: World, batch_id: str) -> int:
+    r = world.call("GET", f"/v1/batches/{batch_id}/audit", world.coop)
+    assert r.status_code == 200, r.text
+    return int(r.json()["length"])
+
+
+def test_cached_answers_are_the_database_paths_answers(world: World) -> None:
+    _, run = labeled_batch(world, units=20, count=10)
+    gone, gone_run = labeled_batch(world, units=20, count=10)
+    world.ok(gone["id"], world.owner, recalled())
+    good = label_codes(world, run["run_id"])
+    forged = good[1].replace(good[1][-6:], "AAAAAA")
+    unissued = good[2].replace("/21/00000003", "/21/00000099")
+    urls = [good[0], label_codes(world, gone_run["run_id"])[0], forged, unissued, "/01/123/x"]
+    for url in urls:
+        scan(world.client, url)  # warm the cache
+        cached = scan(world.client, url)
+        with unit_of_work(world.engine) as session:
+            expected = service.verify_code(session, url=path_of(url)).model_dump(mode="json")
+        for answer in (cached, expected):
+            answer.pop("checked_at")
+            answer.pop("scans")
+        assert cached == expected, url
+
+
+def test_scan_counts_stay_exact_when_the_recorder_writes(world: World) -> None:
+    """Counted scans move from the recorder's buffer to the stored counters; the cached
+    counters follow at once, so the count never drops back."""
+    _, run = labeled_batch(world, units=10, count=10)
+    url = label_codes(world, run["run_id"])[0]
+    app = world.client.app
+    recorder = app.state.scan_recorder  # type: ignore[attr-defined]
+    assert isinstance(recorder, ScanRecorder)
+    counts = [scan(world.client, url)["scans"]["count"] for _ in range(3)]
+    first_at = scan(world.client, url)["scans"]["first_at"]
+    while recorder.flush():
+        pass
+    after = scan(world.client, url)["scans"]
+    assert counts == [1, 2, 3]
+    assert after["count"] == 5
+    assert after["first_at"] == first_at
+    verify_cache(app).clear()  # type: ignore[arg-type]
+    while recorder.flush():
+        pass
+    assert scan(world.client, url)["scans"]["count"] == 6  # and the database agrees
