@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import TypeAdapter
@@ -47,7 +47,7 @@ from registry.core.time import as_utc
 from registry.labels.models import LabelRun
 from registry.labels.service import published_key_set
 from registry.orgs.models import Organization
-from registry.verify.facts import Facts
+from registry.verify.facts import Facts, IssuedRun
 from registry.verify.invalidation import KEYS_TOPIC, brand_topic, lot_topic
 from registry.verify.models import ScanCounter
 from registry.verify.scans import CodeKey, ScanRecord, ScanRecorder
@@ -348,11 +348,12 @@ class VerifyCache:
         if len(entries) == 1:
             return View(keys=keys, facts=entries[0].facts, parts=entries[0].parts, counts=counts)
         merged = CachedFacts(audits={})
+        runs: dict[str, Sequence[IssuedRun]] = {}
         parts: dict[str, BatchParts] = {}
         for entry in entries:
             f = entry.facts
             merged.batches.update(f.batches)
-            merged.runs.update(f.runs)
+            runs.update(f.runs)
             merged.brands.update(f.brands)
             merged.producers.update(f.producers)
             merged.licensed |= f.licensed
@@ -360,6 +361,7 @@ class VerifyCache:
             merged.actor_names.update(f.actor_names)
             merged.audits.update(f.audits)
             parts.update(entry.parts)
+        merged.runs = runs
         return View(keys=keys, facts=merged, parts=parts, counts=counts)
 
 
@@ -372,13 +374,21 @@ _COUNTERS = sa_select(
 ).where(tuple_(col(ScanCounter.gtin), col(ScanCounter.lot)).in_(bindparam("lots", expanding=True)))
 
 
+class RunRange(NamedTuple):
+    """A label run as verdicts read it (plain attributes: bulk checks read them per code)."""
+
+    first_serial: int
+    last_serial: int
+    key_id: str
+
+
 @dataclass
 class _Loaded:
     """Brands, license state, runs and events of some batches, loaded together."""
 
     brands: dict[str, Brand]
     licensed_pairs: set[tuple[str, str]]
-    runs: dict[str, list[LabelRun]]
+    runs: dict[str, list[RunRange]]
     events: dict[str, list[Event]]
     actor_names: dict[str, str]
 
@@ -423,9 +433,13 @@ def _load_facts(
             )
         )
     }
-    runs: dict[str, list[LabelRun]] = defaultdict(list)
-    for run in session.exec(select(LabelRun).where(col(LabelRun.batch_id).in_(batch_ids))):
-        runs[run.batch_id].append(run)
+    runs: dict[str, list[RunRange]] = defaultdict(list)
+    for batch_id, first, last, key_id in session.exec(
+        select(LabelRun.batch_id, LabelRun.first_serial, LabelRun.last_serial, LabelRun.key_id)
+        .where(col(LabelRun.batch_id).in_(batch_ids))
+        .order_by(col(LabelRun.first_serial))
+    ):
+        runs[batch_id].append(RunRange(first, last, key_id))
     events: dict[str, list[Event]] = defaultdict(list)
     actor_names: dict[str, str] = {}
     for event, actor in session.exec(

@@ -11,7 +11,9 @@ send those through `service.verify_code` with a session instead.
 
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +29,8 @@ from registry.verify.digital_link import LabelCode, build_url, parse_url
 from registry.verify.errors import VerificationError
 from registry.verify.scans import CodeKey, ScanRecord, ScanRecorder
 from registry.verify.schemas import Reason, ReasonCode, Verdict
-from registry.verify.service import ScanContext, _echo, _judge
+from registry.verify.service import ScanContext, _echo, _judge, check_signature
+from registry.verify.signature import KeySet, PublicKey
 
 _OPTIONS = orjson.OPT_UTC_Z  # datetimes as pydantic writes them (…Z)
 _APP_LOCK = threading.Lock()
@@ -156,6 +159,28 @@ def answer(view: View, code: LabelCode, *, scan: ScanContext | None, now: dateti
     )
 
 
+# Ed25519 verification in `cryptography` releases the GIL, so a bulk request's signatures
+# are checked on as many threads as there are cores.
+SIGNATURE_THREADS = max(1, min(8, os.cpu_count() or 1))
+_SIGNATURE_POOL = ThreadPoolExecutor(SIGNATURE_THREADS, thread_name_prefix="verify-signatures")
+_MIN_CHUNK = 64
+
+
+def check_signatures(codes: list[LabelCode], keys: KeySet) -> list[PublicKey | VerificationError]:
+    """`check_signature` for each code, in order, spread over the signature threads."""
+
+    def check(chunk: list[LabelCode]) -> list[PublicKey | VerificationError]:
+        return [check_signature(code, keys) for code in chunk]
+
+    size = max(_MIN_CHUNK, -(-len(codes) // SIGNATURE_THREADS))
+    if len(codes) <= size:
+        return check(codes)
+    chunks = [codes[i : i + size] for i in range(0, len(codes), size)]
+    rest = _SIGNATURE_POOL.map(check, chunks[1:])
+    first = check(chunks[0])  # this thread takes a share too
+    return [*first, *(outcome for chunk in rest for outcome in chunk)]
+
+
 def verify_many(cache: VerifyCache, *, codes: list[Any], now: datetime) -> bytes:
     """The JSON answer of `service.verify_many` for a bulk request, from the cache (one
     change-board read, and database queries only for lots it does not hold)."""
@@ -169,9 +194,11 @@ def verify_many(cache: VerifyCache, *, codes: list[Any], now: datetime) -> bytes
             parsed.append(parse_url(entry))
         except VerificationError as exc:
             parsed.append(str(exc))
-    lots = list(dict.fromkeys((c.gtin, c.lot) for c in parsed if isinstance(c, LabelCode)))
+    valid = [c for c in parsed if isinstance(c, LabelCode)]
+    lots = list(dict.fromkeys((c.gtin, c.lot) for c in valid))
     today = now.date()
     view = cache.current(lots, today, counts=True) or cache.load(lots, today, counts=True)
+    checks = iter(check_signatures(valid, view.keys))
     threshold = settings.scan_alert_threshold
     results: list[dict[str, Any]] = []
     for entry, item in zip(codes, parsed, strict=True):
@@ -191,7 +218,14 @@ def verify_many(cache: VerifyCache, *, codes: list[Any], now: datetime) -> bytes
             )
             continue
         stored, _ = view.stored_count((item.gtin, item.lot, item.serial))
-        judged = _judge(item, view.keys, view.facts, scan_count=stored, default_threshold=threshold)
+        judged = _judge(
+            item,
+            view.keys,
+            view.facts,
+            scan_count=stored,
+            default_threshold=threshold,
+            checked=next(checks),
+        )
         brand = judged.brand
         results.append(
             {

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import bindparam, exists, tuple_
@@ -29,10 +29,23 @@ from registry.verify.models import ScanCounter
 from registry.verify.scans import CodeKey
 
 
+class IssuedRun(Protocol):
+    """What a verdict reads of a label run: a `LabelRun`, or the cache's light copy."""
+
+    @property
+    def first_serial(self) -> int: ...
+
+    @property
+    def last_serial(self) -> int: ...
+
+    @property
+    def key_id(self) -> str: ...
+
+
 @dataclass
 class Facts:
     batches: dict[tuple[str, str], list[Batch]] = field(default_factory=dict)
-    runs: dict[str, list[LabelRun]] = field(default_factory=dict)
+    runs: Mapping[str, Sequence[IssuedRun]] = field(default_factory=dict)
     brands: dict[str, Brand] = field(default_factory=dict)
     producers: dict[str, Organization] = field(default_factory=dict)
     # batch ids whose producer holds a license for the brand that is active and in force

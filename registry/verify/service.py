@@ -8,6 +8,7 @@ producer whose license is revoked or expired, or of a batch whose chain audit fa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -21,7 +22,7 @@ from registry.batches.models import Batch, BatchStatus, Event
 from registry.brands.models import Brand, BrandStatus
 from registry.core.config import get_settings
 from registry.core.time import as_utc, in_offset, utcnow
-from registry.labels.models import LabelRun, parse_serial
+from registry.labels.models import parse_serial
 from registry.labels.service import published_key_set
 from registry.scans.verdict import scan_reasons
 from registry.verify.digital_link import (
@@ -32,7 +33,7 @@ from registry.verify.digital_link import (
     parse_url,
 )
 from registry.verify.errors import VerificationError
-from registry.verify.facts import Facts, load_facts
+from registry.verify.facts import Facts, IssuedRun, load_facts
 from registry.verify.scans import CodeKey, ScanRecord, ScanSink
 from registry.verify.schemas import (
     BatchInfo,
@@ -49,7 +50,7 @@ from registry.verify.schemas import (
     Verdict,
     VerifyResult,
 )
-from registry.verify.signature import KeySet, verify_label
+from registry.verify.signature import KeySet, PublicKey, verify_label
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,18 @@ def _invalid(code: ReasonCode, message: str) -> _Judgement:
     return _Judgement(Verdict.invalid, [Reason(code=code, message=message)])
 
 
-def _issued_run(runs: list[LabelRun], number: int | None) -> LabelRun | None:
+def _issued_run(runs: Sequence[IssuedRun], number: int | None) -> IssuedRun | None:
     if number is None:
         return None
     return next((r for r in runs if r.first_serial <= number <= r.last_serial), None)
+
+
+def check_signature(code: LabelCode, keys: KeySet) -> PublicKey | VerificationError:
+    """The signing key of a valid, unrevoked signature, or why not (never raises)."""
+    try:
+        return verify_label(code, keys)
+    except VerificationError as exc:
+        return exc
 
 
 def _judge(
@@ -105,11 +114,15 @@ def _judge(
     *,
     scan_count: int,
     default_threshold: int,
+    checked: PublicKey | VerificationError | None = None,
 ) -> _Judgement:
-    try:
-        key = verify_label(code, keys)
-    except VerificationError as exc:
-        return _invalid(ReasonCode(exc.reason), str(exc))
+    """The verdict; `checked` is the outcome of `check_signature` when the caller already
+    ran it (bulk verification checks signatures on several threads)."""
+    if checked is None:
+        checked = check_signature(code, keys)
+    if isinstance(checked, VerificationError):
+        return _invalid(ReasonCode(checked.reason), str(checked))
+    key = checked
     candidates = facts.batches.get((code.gtin, code.lot), [])
     if not candidates:
         return _invalid(
