@@ -21,13 +21,15 @@ Freshness (registry/verify/invalidation.py publishes the changes):
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from typing import Any, NamedTuple
 
 import orjson
@@ -126,7 +128,7 @@ class VerifyCache:
         self._lots: OrderedDict[tuple[Lot, date], _LotEntry] = OrderedDict()
         self._counts: OrderedDict[Lot, _CountEntry] = OrderedDict()
         self._recorders: list[ScanRecorder] = []
-        self._refreshing: set[Lot] = set()
+        self._refreshing: set[Hashable] = set()
 
     @classmethod
     def from_settings(cls, engine: Engine, settings: Settings) -> VerifyCache:
@@ -142,17 +144,23 @@ class VerifyCache:
     # --- the request side: no database -------------------------------------------------
 
     def current(self, lots: Sequence[Lot], today: date, *, counts: bool) -> View | None:
-        """The cached view of `lots` if every part of it is present and current, else None
-        (then `load`). Costs one change-board read (one Redis MGET, or none locally)."""
+        """The cached view of `lots` if every part of it is present and unchanged, else
+        None (then `load`). Costs one change-board read (one Redis MGET, or none locally).
+
+        Parts past their time-to-live still serve while one background thread reloads
+        them, so expiry never makes a request wait; a change signalled on the board
+        always does (the tokens differ, and None is returned)."""
         now = time.monotonic()
         keys = self._keys
-        if keys is None or keys[2] <= now:
+        if keys is None or self._ttl == 0:  # 0: no cache, every request loads
             return None
+        expired = keys[2] <= now
         entries = []
         for lot in lots:
             entry = self._lots.get((lot, today))
-            if entry is None or entry.expires <= now:
+            if entry is None:
                 return None
+            expired = expired or entry.expires <= now
             entries.append(entry)
         count_maps: dict[Lot, dict[str, list[Any]]] = {}
         if counts:
@@ -161,7 +169,7 @@ class VerifyCache:
                 if count_entry is None:
                     return None
                 if count_entry.expires <= now:
-                    self._refresh_counts_soon(lot)  # meanwhile the last ones serve
+                    self._refresh_soon(("counts", lot), partial(self._reload_counts, lot))
                 count_maps[lot] = count_entry.by_serial
         topics = [KEYS_TOPIC]
         expected: list[str | None] = [keys[1]]
@@ -173,6 +181,9 @@ class VerifyCache:
                 return None
         except Exception:  # Redis unreachable: load from the database
             return None
+        if expired:
+            stale = tuple(lot for lot, e in zip(lots, entries, strict=True) if e.expires <= now)
+            self._refresh_soon(("lots", stale), lambda: self.load(stale, today, counts=False))
         return self._view(keys[0], entries, count_maps)
 
     # --- the loading side: database, in a worker thread ---------------------------------
@@ -188,6 +199,11 @@ class VerifyCache:
             entries = self._load_lots(session, lots, today)
             count_maps = self._load_counts(session, lots) if counts else {}
         return self._view(keys, [entries[lot] for lot in lots], count_maps)
+
+    def _expiry(self) -> float:
+        # Spread within the last fifth of the TTL, so lots loaded together do not all
+        # expire together.
+        return time.monotonic() + self._ttl * random.uniform(0.8, 1.0)
 
     def _tokens(self, topics: list[str]) -> tuple[str | None, ...] | None:
         """Current tokens, read before the rows they guard; None if Redis is unreachable
@@ -205,7 +221,7 @@ class VerifyCache:
             return keys[0]
         key_set = published_key_set(session)
         if tokens is not None:
-            self._keys = (key_set, tokens[0], time.monotonic() + self._ttl)
+            self._keys = (key_set, tokens[0], self._expiry())
         return key_set
 
     def _load_lots(self, session: Session, lots: list[Lot], today: date) -> dict[Lot, _LotEntry]:
@@ -237,7 +253,7 @@ class VerifyCache:
         for batch, org in rows:
             by_lot[(batch.gtin or "", batch.lot)].append((batch, org))
         brand_token = dict(zip(brand_ids, brand_tokens or (), strict=False))
-        expires = time.monotonic() + self._ttl
+        expires = self._expiry()
         for index, lot in enumerate(stale):
             lot_facts = facts.of(by_lot.get(lot, []))
             lot_brands = sorted({batch.brand_id for batch, _ in by_lot.get(lot, [])})
@@ -263,25 +279,28 @@ class VerifyCache:
                         self._lots.popitem(last=False)
         return found
 
-    def _refresh_counts_soon(self, lot: Lot) -> None:
-        """Re-read a lot's counters in a background thread (one at a time per lot): other
-        processes' scans then show, and no request waits for the recorder's pause."""
+    def _refresh_soon(self, job: Hashable, work: Callable[[], object]) -> None:
+        """Run `work` in a background thread unless the same job is already running."""
         with self._lock:
-            if lot in self._refreshing:
+            if job in self._refreshing:
                 return
-            self._refreshing.add(lot)
+            self._refreshing.add(job)
 
         def refresh() -> None:
             try:
-                with unit_of_work(self._engine) as session:
-                    self._load_counts(session, [lot], reread=True)
+                work()
             except Exception:
-                log.exception("scan counters of %s could not be refreshed", lot)
+                log.exception("verification cache refresh %s failed", job)
             finally:
                 with self._lock:
-                    self._refreshing.discard(lot)
+                    self._refreshing.discard(job)
 
-        threading.Thread(target=refresh, name="verify-cache-counts", daemon=True).start()
+        threading.Thread(target=refresh, name="verify-cache-refresh", daemon=True).start()
+
+    def _reload_counts(self, lot: Lot) -> None:
+        """Re-read a lot's counters: other processes' scans then show."""
+        with unit_of_work(self._engine) as session:
+            self._load_counts(session, [lot], reread=True)
 
     def _load_counts(
         self, session: Session, lots: list[Lot], *, reread: bool = False
@@ -306,7 +325,7 @@ class VerifyCache:
             ):
                 found[(gtin, lot_text)][serial] = [count, as_utc(first_at)]
             with self._lock:
-                expires = time.monotonic() + self._ttl
+                expires = self._expiry()
                 for lot in stale:
                     self._counts[lot] = _CountEntry(found[lot], expires)
                     self._counts.move_to_end(lot)
