@@ -56,7 +56,9 @@ def check_county_code(value: str) -> str:
 
 
 def check_credit_code(value: str) -> str:
-    """Accept an 18-character unified social credit code whose check character is right (GB 32100-2015)."""
+    """Accept an 18-character unified social credit code with a right check character.
+
+    The check character is computed as GB 32100-2015 specifies."""
     code = value.upper()
     if len(code) != 18 or any(c not in _CREDIT_ALPHABET for c in code):
         raise IdentifierError(

@@ -92,9 +92,7 @@ def upgrade() -> None:
         "batches",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("brand_id", sa.String(length=36), nullable=False),
-        sa.Column(
-            "cooperative_org_id", sa.String(length=36), nullable=False
-        ),
+        sa.Column("cooperative_org_id", sa.String(length=36), nullable=False),
         sa.Column("lot", sa.String(length=20), nullable=False),
         sa.Column("product", sa.String(length=200), nullable=False),
         sa.Column("variety", sa.String(length=200), nullable=True),
