@@ -216,47 +216,49 @@ def verify_code(
     raise typer.Exit(0 if ok else 1)
 
 
+def _print_broken(report: Any) -> None:
+    first = report.problems[0]
+    print(f"BROKEN batch {report.batch_id} first bad seq {first.seq}: {first.problem}")
+
+
 @app.command()
 def audit(
     batch: Annotated[str | None, typer.Option(help="audit one batch")] = None,
     all_: Annotated[bool, typer.Option("--all", help="audit every batch")] = False,
 ) -> None:
-    """Recompute every chain hash; one line per broken chain, exit 1 if any is broken."""
+    """Recompute every chain hash; one line per broken chain, exit 1 if any is broken
+    (exit 2 for a usage error such as an unknown batch)."""
     from registry.batches.audit import audit_all, audit_batch, count_events
     from registry.batches.service import get_batch
+    from registry.core.errors import RegistryError
 
     if bool(batch) == all_:
         raise typer.BadParameter("give exactly one of --batch ID or --all")
-    broken = 0
     with unit_of_work() as session:
         if batch:
-            reports = [audit_batch(session, batch=get_batch(session, batch))]
-        else:
-            total = count_events(session)
-            reports = []
-            with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-                task = progress.add_task("auditing chains", total=total)
-                checked = 0
-                for report, n in audit_all(session):
-                    checked += n
-                    progress.update(task, completed=checked)
-                    reports.append(report) if not report.intact else None
-                    broken += 0 if report.intact else 1
-                    if not report.intact:
-                        first = report.problems[0]
-                        print(
-                            f"BROKEN batch {report.batch_id} first bad seq {first.seq}: "
-                            f"{first.problem}"
-                        )
-            print(f"audited {checked} events: {broken} broken chain(s)")
-            raise typer.Exit(1 if broken else 0)
-    report = reports[0]
-    if report.intact:
-        print(f"batch {report.batch_id}: intact, {report.length} events, head {report.head_hash}")
-        return
-    first = report.problems[0]
-    print(f"BROKEN batch {report.batch_id} first bad seq {first.seq}: {first.problem}")
-    raise typer.Exit(1)
+            try:
+                report = audit_batch(session, batch=get_batch(session, batch))
+            except RegistryError as exc:
+                print(f"error: {exc.detail}", file=sys.stderr)
+                raise typer.Exit(2) from None
+            if not report.intact:
+                _print_broken(report)
+                raise typer.Exit(1)
+            print(
+                f"batch {report.batch_id}: intact, {report.length} events, head {report.head_hash}"
+            )
+            return
+        broken = checked = 0
+        with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+            task = progress.add_task("auditing chains", total=count_events(session))
+            for report, n in audit_all(session):
+                checked += n
+                progress.update(task, completed=checked)
+                if not report.intact:
+                    broken += 1
+                    _print_broken(report)
+    print(f"audited {checked} events: {broken} broken chain(s)")
+    raise typer.Exit(1 if broken else 0)
 
 
 def _demo_labels(seed: Any, out: Path, base_url: str) -> list[Any]:
