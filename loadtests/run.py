@@ -41,6 +41,7 @@ class Options:
     backend: str
     workers: int
     users: int
+    paced_users: int
     seconds: float
     mixed_users: int
     mixed_seconds: float
@@ -87,6 +88,9 @@ def _parse(argv: list[str] | None) -> Options:
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument("--users", type=int, default=32, help="users in the throughput phases")
     p.add_argument("--seconds", type=float, default=20, help="length of each throughput phase")
+    p.add_argument(
+        "--paced-users", type=int, default=16, help="users offering the 80%% load (paced)"
+    )
     p.add_argument("--mixed-users", type=int, default=64)
     p.add_argument("--mixed-seconds", type=float, default=60)
     p.add_argument("--bulk-users", type=int, default=4)
@@ -102,6 +106,7 @@ def _parse(argv: list[str] | None) -> Options:
         a.codes, a.mode = min(a.codes, 2000), "locust"
     for name, value, bound in (
         ("users", a.users, MAX_USERS), ("mixed-users", a.mixed_users, MAX_USERS),
+        ("paced-users", a.paced_users, MAX_USERS),
         ("bulk-users", a.bulk_users, MAX_USERS), ("seconds", a.seconds, MAX_SECONDS),
         ("mixed-seconds", a.mixed_seconds, MAX_SECONDS), ("workers", a.workers, 64),
     ):  # fmt: skip
@@ -142,18 +147,33 @@ def _locust_phases(
     ceiling, verify = done[1], done[2]
     summary.ceiling_rps, summary.verify_rps = ceiling.total.rps, verify.total.rps
     target = 0.8 * verify.total.rps
+    paced = {"REGISTRY_LOAD_RATE": f"{target / opts.paced_users:.4f}"}
     at_80 = run_locust(
         server,
         name="verify at 80%",
         user_classes=["ConsumerUser"],
-        users=opts.users,
+        users=opts.paced_users,
         seconds=opts.seconds,
-        env={"REGISTRY_LOAD_RATE": f"{target / opts.users:.4f}"},
-        note=f"each user paced to {target / opts.users:.2f} req/s "
+        env=paced,
+        note=f"{opts.paced_users} users, each paced to {target / opts.paced_users:.2f} req/s "
         f"(80% of the verify phase's {verify.total.rps:,.0f} req/s)",
         **common,
     )
+    control = run_locust(
+        server,
+        name="healthz at that rate",
+        user_classes=["HealthzUser"],
+        users=opts.paced_users,
+        seconds=opts.seconds,
+        env=paced,
+        note="the same pacing on /healthz: the latency the generator and machine add",
+        **common,
+    )
     summary.p99_at_80, summary.rps_at_80 = at_80.total.p99, target
+    summary.notes.append(
+        f"At the same paced rate /healthz answered with p99 {control.total.p99:.0f} ms: "
+        "what the generator's bursts and the shared machine add on their own."
+    )
     bulk = run_locust(
         server,
         name="bulk",
@@ -176,7 +196,7 @@ def _locust_phases(
     )
     summary.mixed_failures = mixed.failures
     summary.mixed_users, summary.mixed_seconds = opts.mixed_users, opts.mixed_seconds
-    return [*done, at_80, bulk, mixed]
+    return [*done, at_80, control, bulk, mixed]
 
 
 def _wrk_phases(
