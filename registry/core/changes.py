@@ -14,15 +14,18 @@ Random tokens (not counters) cannot repeat, so even a Redis flush only causes re
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
+from redis.asyncio import Redis as AsyncRedis
 
 PREFIX = "registry:changed:"
+_TIMEOUTS: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
 
 
 class ChangeBoard(Protocol):
@@ -30,6 +33,9 @@ class ChangeBoard(Protocol):
 
     def tokens(self, topics: Sequence[str]) -> list[str | None]:
         """The current token of each topic (None: never changed, or forgotten)."""
+
+    async def tokens_async(self, topics: Sequence[str]) -> list[str | None]:
+        """`tokens` for an event loop: waits without blocking it."""
 
     def changed(self, topics: Iterable[str]) -> None:
         """Give each topic a new token."""
@@ -46,6 +52,9 @@ class LocalChangeBoard:
         get = self._tokens.get
         return [get(t) for t in topics]
 
+    async def tokens_async(self, topics: Sequence[str]) -> list[str | None]:
+        return self.tokens(topics)
+
     def changed(self, topics: Iterable[str]) -> None:
         with self._lock:
             for topic in topics:
@@ -56,13 +65,24 @@ class RedisChangeBoard:
     shared = True
 
     def __init__(self, url: str) -> None:
-        self._redis = redis.Redis.from_url(
-            url, socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30
-        )
+        self._url = url
+        self._redis = redis.Redis.from_url(url, **_TIMEOUTS)
+        # asyncio connections belong to the loop that made them: one client per loop (a
+        # server has one). Kept for the process's life: a client dropped with its loop
+        # would leave its socket to the garbage collector, which warns about it.
+        self._async: dict[asyncio.AbstractEventLoop, AsyncRedis] = {}
 
     def tokens(self, topics: Sequence[str]) -> list[str | None]:
         values: list[bytes | None] = self._redis.mget([PREFIX + t for t in topics])  # type: ignore[assignment]
         return [None if v is None else v.decode() for v in values]
+
+    async def tokens_async(self, topics: Sequence[str]) -> list[str | None]:
+        loop = asyncio.get_running_loop()
+        client = self._async.get(loop)
+        if client is None:
+            client = self._async[loop] = AsyncRedis.from_url(self._url, **_TIMEOUTS)
+        values = await client.mget([PREFIX + t for t in topics])
+        return [v.decode() if isinstance(v, bytes) else v for v in values]
 
     def changed(self, topics: Iterable[str]) -> None:
         names = sorted(set(topics))

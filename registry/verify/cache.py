@@ -101,6 +101,18 @@ class _CountEntry:
 
 
 @dataclass
+class _Held:
+    """Cached parts found for a request, and the tokens they were loaded under."""
+
+    keys: tuple[KeySet, str | None, float]
+    lots: list[Lot]
+    entries: list[_LotEntry]
+    counts: dict[Lot, dict[str, list[Any]]]
+    topics: list[str]
+    expected: list[str | None]
+
+
+@dataclass
 class View:
     """What verifying codes of some lots needs, consistent as of one check."""
 
@@ -150,20 +162,39 @@ class VerifyCache:
         Parts past their time-to-live still serve while one background thread reloads
         them, so expiry never makes a request wait; a change signalled on the board
         always does (the tokens differ, and None is returned)."""
-        now = time.monotonic()
+        held = self._held(lots, today, counts=counts)
+        if held is None:
+            return None
+        try:
+            tokens = self._board.tokens(held.topics)
+        except Exception:  # Redis unreachable: load from the database
+            return None
+        return self._checked(held, tokens, today)
+
+    async def current_async(self, lots: Sequence[Lot], today: date, *, counts: bool) -> View | None:
+        """`current` for the event loop: the Redis read does not block the loop."""
+        held = self._held(lots, today, counts=counts)
+        if held is None:
+            return None
+        try:
+            tokens = await self._board.tokens_async(held.topics)
+        except Exception:
+            return None
+        return self._checked(held, tokens, today)
+
+    def _held(self, lots: Sequence[Lot], today: date, *, counts: bool) -> _Held | None:
         keys = self._keys
         if keys is None or self._ttl == 0:  # 0: no cache, every request loads
             return None
-        expired = keys[2] <= now
         entries = []
         for lot in lots:
             entry = self._lots.get((lot, today))
             if entry is None:
                 return None
-            expired = expired or entry.expires <= now
             entries.append(entry)
         count_maps: dict[Lot, dict[str, list[Any]]] = {}
         if counts:
+            now = time.monotonic()
             for lot in lots:
                 count_entry = self._counts.get(lot)
                 if count_entry is None:
@@ -176,15 +207,18 @@ class VerifyCache:
         for entry in entries:
             topics.extend(entry.topics)
             expected.extend(entry.tokens)
-        try:
-            if self._board.tokens(topics) != expected:
-                return None
-        except Exception:  # Redis unreachable: load from the database
+        return _Held(keys, list(lots), entries, count_maps, topics, expected)
+
+    def _checked(self, held: _Held, tokens: list[str | None], today: date) -> View | None:
+        if tokens != held.expected:
             return None
-        if expired:
-            stale = tuple(lot for lot, e in zip(lots, entries, strict=True) if e.expires <= now)
-            self._refresh_soon(("lots", stale), lambda: self.load(stale, today, counts=False))
-        return self._view(keys[0], entries, count_maps)
+        now = time.monotonic()
+        stale = tuple(
+            lot for lot, e in zip(held.lots, held.entries, strict=True) if e.expires <= now
+        )
+        if stale or held.keys[2] <= now:
+            self._refresh_soon(("lots", stale), partial(self.load, stale, today, counts=False))
+        return self._view(held.keys[0], held.entries, held.counts)
 
     # --- the loading side: database, in a worker thread ---------------------------------
 

@@ -88,7 +88,7 @@ async def verify_url(
         )
     lots = [(code.gtin, code.lot)]
     today = now.date()
-    view = cache.current(lots, today, counts=True)
+    view = await cache.current_async(lots, today, counts=True)
     if view is None:
         view = await to_thread.run_sync(lambda: cache.load(lots, today, counts=True))
     return answer(view, code, scan=scan, now=now)
