@@ -170,6 +170,7 @@ def _locust_phases(
         **common,
     )
     summary.p99_at_80, summary.rps_at_80 = at_80.total.p99, target
+    summary.achieved_at_80 = at_80.total.rps
     summary.notes.append(
         f"At the same paced rate /healthz answered with p99 {control.total.p99:.0f} ms: "
         "what the generator's bursts and the shared machine add on their own."
