@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -284,6 +285,11 @@ def demo(
     from registry.demo import seed_demo
     from registry.migrate import upgrade
 
+    base = f"http://{host}:{port}"
+    if "REGISTRY_PUBLIC_URL" not in os.environ:
+        # Label URLs (printed, in QR images and in verdicts) must point at this server.
+        os.environ["REGISTRY_PUBLIC_URL"] = base
+        get_settings.cache_clear()
     upgrade(get_engine())
     with unit_of_work(write=True) as session:
         seed = seed_demo(session)
@@ -294,7 +300,6 @@ def demo(
             {k: {"org_id": seed.orgs[k].id, "api_key": v} for k, v in seed.keys.items()}, indent=2
         )
     )
-    base = f"http://{host}:{port}"
     labels = _demo_labels(seed, out, base)
     print(
         "Origin Registry demo"
