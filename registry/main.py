@@ -20,7 +20,7 @@ from registry.jobs.router import router as jobs_router
 from registry.labels.router import router as labels_router
 from registry.orgs.router import router as orgs_router
 from registry.scans.metrics import ScanMetrics
-from registry.scans.stream import scan_recorder_for
+from registry.scans.stream import redis_client, scan_recorder_for
 from registry.verify.router import router as verify_router
 from registry.web.router import router as web_router
 
@@ -73,13 +73,24 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     @app.get("/readyz", tags=["ops"])
     def readyz() -> dict[str, str]:
-        """The database answers."""
+        """The database answers, and Redis too when one is configured."""
         try:
             with app.state.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:
             raise ServiceUnavailable(f"database unreachable: {type(exc).__name__}") from exc
-        return {"status": "ready", "database": "ok"}
+        answer = {"status": "ready", "database": "ok"}
+        url = get_settings().redis_url
+        if url:
+            client = redis_client(url)
+            try:
+                client.ping()
+            except Exception as exc:
+                raise ServiceUnavailable(f"redis unreachable: {type(exc).__name__}") from exc
+            finally:
+                client.close()
+            answer["redis"] = "ok"
+        return answer
 
     return app
 
