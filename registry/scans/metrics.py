@@ -19,7 +19,7 @@ class ScanMetrics:
         stream = self.recorder if isinstance(self.recorder, StreamScanRecorder) else None
         buffer = stream.fallback if stream else self.recorder
         assert isinstance(buffer, ScanRecorder)
-        recorded = stream.recorded if stream else getattr(buffer, "recorded", 0)
+        recorded = stream.recorded if stream else buffer.recorded
         dropped = buffer.dropped + (stream.dropped if stream else 0)
         samples = [
             Sample(

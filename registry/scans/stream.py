@@ -1,14 +1,15 @@
 """Consumer scans through a Redis stream: the API appends, Celery workers drain.
 
-Request side (`StreamScanRecorder`): `record` only appends to a bounded in-process outbox;
-a background thread pipelines the outbox into the stream (`XADD ... MAXLEN ~`), so a
-verification never waits on Redis. When Redis is unreachable the thread hands the scans to
-the in-process buffer (`ScanRecorder`, which writes them to the database itself) and tries
-Redis again a few seconds later; what cannot be kept anywhere is counted as dropped.
+Request side (`StreamScanRecorder`): `record` only appends to a bounded in-process outbox
+(a `ScanBuffer`, registry/verify/scans.py); a background thread pipelines the outbox into
+the stream (`XADD ... MAXLEN ~`), so a verification never waits on Redis. When Redis is
+unreachable the thread hands the scans to the in-process buffer (`ScanRecorder`, which
+writes them to the database itself) and tries Redis again a few seconds later; what cannot
+be kept anywhere is counted as dropped.
 
 Worker side (`drain_scan_stream`): a consumer group reads entries in batches, writes each
 batch in one transaction (registry/scans/ingest.py) and only then acknowledges and deletes
-them. Entries a dead worker read but never acknowledged are claimed after `claim_idle`.
+them. Entries a dead worker read but never acknowledged are claimed after `claim_idle_ms`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +30,7 @@ from registry.core.db import unit_of_work
 from registry.core.metrics import Sample
 from registry.core.time import as_utc
 from registry.scans.ingest import CloneRules, ingest_scans, prune_stream_ids
-from registry.verify.scans import CodeKey, ScanRecord, ScanRecorder
+from registry.verify.scans import CodeKey, ScanBuffer, ScanRecord, ScanRecorder
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +39,16 @@ OUTBOX_CAPACITY = 50_000
 PUSH_BATCH = 1000
 PUSH_INTERVAL = 0.05  # seconds the pusher waits for more scans before pushing
 REDIS_RETRY_AFTER = 5.0  # seconds scans go to the in-process buffer after a Redis failure
-TRANSIENT_REDIS = (redis.ConnectionError, redis.TimeoutError)
+REDIS_TIMEOUT = 2.0  # seconds
 
 
-def redis_client(url: str, *, timeout: float = 2.0) -> redis.Redis:
+def redis_client(url: str) -> redis.Redis:
     """A client that gives up quickly: a dead Redis must not stall a thread for long."""
     return redis.Redis.from_url(
-        url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
+        url,
+        socket_timeout=REDIS_TIMEOUT,
+        socket_connect_timeout=REDIS_TIMEOUT,
+        health_check_interval=30,
     )
 
 
@@ -83,7 +85,7 @@ def decode(fields: dict[bytes, bytes]) -> ScanRecord:
     )
 
 
-class StreamScanRecorder:
+class StreamScanRecorder(ScanBuffer):
     """Scans to the Redis stream, with the in-process buffer as the fallback."""
 
     def __init__(
@@ -96,131 +98,67 @@ class StreamScanRecorder:
         capacity: int = OUTBOX_CAPACITY,
         retry_after: float = REDIS_RETRY_AFTER,
     ) -> None:
+        super().__init__(
+            capacity=capacity, interval=PUSH_INTERVAL, max_batch=PUSH_BATCH, name="scan-stream"
+        )
         self._client = client
         self._stream = stream
         self._maxlen = maxlen
         self.fallback = fallback
-        self._capacity = capacity
         self._retry_after = retry_after
-        self._outbox: deque[ScanRecord] = deque()
-        self._pending: dict[CodeKey, list[Any]] = {}
-        self._lock = threading.Lock()
-        self._push_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._redis_down_until = 0.0
-        self.recorded = 0
         self.streamed = 0
         self.diverted = 0  # handed to the in-process buffer
         self.dropped = 0  # lost: outbox and in-process buffer both full
         self.push_failures = 0
 
-    # --- request side ------------------------------------------------------------------
-
-    def record(self, scan: ScanRecord) -> bool:
-        with self._lock:
-            if len(self._outbox) < self._capacity:
-                self._outbox.append(scan)
-                self.recorded += 1
-                entry = self._pending.get(scan.key)
-                if entry is None:
-                    self._pending[scan.key] = [1, scan.scanned_at]
-                else:
-                    entry[0] += 1
-                    entry[1] = min(entry[1], scan.scanned_at)
-                return True
-        return self._divert([scan]) == 1  # outbox full: Redis is slow or down
-
     def pending(self, key: CodeKey) -> tuple[int, datetime | None]:
         """Scans of `key` recorded here and not yet in Redis or the database."""
-        with self._lock:
-            entry = self._pending.get(key)
-            count, first = (0, None) if entry is None else (int(entry[0]), entry[1])
+        count, first = super().pending(key)
         more, more_first = self.fallback.pending(key)
         firsts = [t for t in (first, more_first) if t is not None]
         return count + more, min(firsts) if firsts else None
 
     @property
-    def buffered(self) -> int:
-        with self._lock:
-            return len(self._outbox)
-
-    @property
     def redis_up(self) -> bool:
         return time.monotonic() >= self._redis_down_until
 
-    # --- background side ---------------------------------------------------------------
-
     def start(self) -> None:
         self.fallback.start()
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="scan-stream", daemon=True)
-        self._thread.start()
+        super().start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the pusher, push (or divert) what is left, then stop the fallback."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stopping.set()
-            self._wake.set()
-            thread.join(timeout)
-        while self.buffered and self.flush():
-            pass
+        super().stop(timeout)
         self.fallback.stop(timeout)
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait(PUSH_INTERVAL)
-            self._wake.clear()
-            while self.flush() >= PUSH_BATCH and not self._stopping.is_set():
-                pass
-
-    def flush(self) -> int:
-        """Push up to PUSH_BATCH outbox scans to Redis (or divert them); returns how many
-        left the outbox."""
-        with self._push_lock:
+    def _deliver(self, batch: list[ScanRecord]) -> None:
+        """Push the batch to Redis in one pipeline, or divert it while Redis is down."""
+        try:
+            if not self.redis_up:
+                raise redis.ConnectionError("Redis marked down; retrying later")
+            pipe = self._client.pipeline(transaction=False)
+            for scan in batch:
+                pipe.xadd(self._stream, encode(scan), maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
+            pipe.execute()
+            self.streamed += len(batch)
+        except redis.RedisError as exc:
+            if self.redis_up:
+                log.warning("scan stream unreachable (%s); buffering in-process", exc)
+                self.push_failures += 1
+                self._redis_down_until = time.monotonic() + self._retry_after
+            self._spill(batch)
+        finally:
             with self._lock:
-                take = min(len(self._outbox), PUSH_BATCH)
-                batch = [self._outbox.popleft() for _ in range(take)]
-            if not batch:
-                return 0
-            try:
-                if not self.redis_up:
-                    raise redis.ConnectionError("Redis marked down; retrying later")
-                pipe = self._client.pipeline(transaction=False)
-                for scan in batch:
-                    pipe.xadd(self._stream, encode(scan), maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
-                pipe.execute()
-                self.streamed += len(batch)
-            except redis.RedisError as exc:
-                if self.redis_up:
-                    log.warning("scan stream unreachable (%s); buffering in-process", exc)
-                    self.push_failures += 1
-                    self._redis_down_until = time.monotonic() + self._retry_after
-                self._divert(batch)
-            finally:
-                with self._lock:
-                    self._forget(batch)
-            return len(batch)
+                self._forget(batch)
 
-    def _divert(self, scans: list[ScanRecord]) -> int:
+    def _spill(self, scans: list[ScanRecord]) -> int:
+        """Hand scans to the in-process buffer (outbox full, or Redis down)."""
         kept = sum(1 for scan in scans if self.fallback.record(scan))
         with self._lock:
             self.diverted += kept
             self.dropped += len(scans) - kept
         return kept
-
-    def _forget(self, scans: list[ScanRecord]) -> None:
-        for scan in scans:
-            entry = self._pending.get(scan.key)
-            if entry is None:
-                continue
-            entry[0] -= 1
-            if entry[0] <= 0:
-                del self._pending[scan.key]
 
     def metrics(self) -> list[Sample]:
         return [

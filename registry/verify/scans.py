@@ -1,6 +1,8 @@
-"""Records consumer scans off the request path: an in-process bounded buffer that a
-background thread flushes into `scans` and `scan_counters` (and clone-signal alerts, as
-registry/scans/ingest.py writes them), one transaction per flush.
+"""Records consumer scans off the request path: `ScanRecorder`, an in-process bounded buffer
+that a background thread flushes into `scans` and `scan_counters` (and clone-signal alerts,
+as registry/scans/ingest.py writes them), one transaction per flush. Its queue, pending
+counts and thread are `ScanBuffer`'s, which the Redis stream recorder
+(registry/scans/stream.py) shares.
 
 `record` never blocks on the database: when the buffer is full the scan is dropped and
 counted in `dropped`. While a scan waits in the buffer, `pending` reports it, so a verdict
@@ -95,21 +97,19 @@ class ScanWriteListener(Protocol):
     def scans_written(self, scans: list[ScanRecord]) -> None: ...
 
 
-class ScanRecorder:
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        capacity: int = DEFAULT_CAPACITY,
-        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
-        max_batch: int = DEFAULT_MAX_BATCH,
-    ) -> None:
-        self._engine = engine
+class ScanBuffer:
+    """What both recorders share: a bounded queue of scans, a per-code count of the queued
+    ones (`pending`), and a thread that hands them on in batches (`flush`) every `interval`
+    seconds, or at once when a full batch waits. A subclass says where a batch goes
+    (`_deliver`) and what becomes of scans that find no room (`_spill`)."""
+
+    def __init__(self, *, capacity: int, interval: float, max_batch: int, name: str) -> None:
         self._capacity = capacity
-        self._interval = flush_interval
+        self._interval = interval
         self._max_batch = max_batch
+        self._name = name
         self._buffer: deque[ScanRecord] = deque()
-        # code -> [scans in buffer or being written, earliest scanned_at among them]
+        # code -> [scans queued or being delivered, earliest scanned_at among them]
         self._pending: dict[CodeKey, list[Any]] = {}
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -117,34 +117,34 @@ class ScanRecorder:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.recorded = 0
-        self.dropped = 0
-        self.written = 0
-        self.failed_flushes = 0
-        self.listeners: list[ScanWriteListener] = []
 
-    # --- request side (never touches the database) --------------------------------------
+    # --- request side (never waits on the database or Redis) ----------------------------
 
     def record(self, scan: ScanRecord) -> bool:
-        """Queue a scan; False (and `dropped` + 1) if the buffer is full."""
+        """Queue a scan; when the queue is full, whether `_spill` kept it elsewhere."""
         with self._lock:
-            if len(self._buffer) >= self._capacity:
-                self.dropped += 1
-                return False
-            self._buffer.append(scan)
-            self.recorded += 1
-            entry = self._pending.get(scan.key)
-            if entry is None:
-                self._pending[scan.key] = [1, scan.scanned_at]
-            else:
-                entry[0] += 1
-                entry[1] = min(entry[1], scan.scanned_at)
             size = len(self._buffer)
+            if size < self._capacity:
+                self._buffer.append(scan)
+                self.recorded += 1
+                size += 1
+                entry = self._pending.get(scan.key)
+                if entry is None:
+                    self._pending[scan.key] = [1, scan.scanned_at]
+                else:
+                    entry[0] += 1
+                    entry[1] = min(entry[1], scan.scanned_at)
+                full = False
+            else:
+                full = True
+        if full:
+            return self._spill([scan]) == 1
         if size >= self._max_batch:
             self._wake.set()
         return True
 
     def pending(self, key: CodeKey) -> tuple[int, datetime | None]:
-        """Scans of `key` recorded but not yet written, and the earliest one's time."""
+        """Scans of `key` queued here and not yet delivered, and the earliest one's time."""
         with self._lock:
             entry = self._pending.get(key)
             return (0, None) if entry is None else (int(entry[0]), entry[1])
@@ -160,11 +160,11 @@ class ScanRecorder:
         if self._thread is not None:
             return
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="scan-recorder", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop the thread and write what is left (each batch its own transaction)."""
+        """Stop the thread and deliver what is left (batch by batch)."""
         thread, self._thread = self._thread, None
         if thread is not None:
             self._stopping.set()
@@ -188,29 +188,55 @@ class ScanRecorder:
             return 0
 
     def flush(self) -> int:
-        """Write up to `max_batch` buffered scans in one transaction; returns how many.
-
-        On failure the scans go back to the front of the buffer (those that no longer fit
-        are dropped and counted) and the error is raised.
-        """
+        """Deliver up to `max_batch` queued scans; returns how many left the queue."""
         with self._flush_lock:
             with self._lock:
                 take = min(len(self._buffer), self._max_batch)
                 batch = [self._buffer.popleft() for _ in range(take)]
             if not batch:
                 return 0
-            try:
-                self._write(batch)
-            except BaseException:
-                self.failed_flushes += 1
-                self._requeue(batch)
-                raise
-            for listener in self.listeners:
-                listener.scans_written(batch)
-            with self._lock:
-                self._forget(batch)
-                self.written += len(batch)
+            self._deliver(batch)
             return len(batch)
+
+    def _forget(self, scans: list[ScanRecord]) -> None:
+        """Drop delivered (or lost) scans from `pending`; the caller holds `_lock`."""
+        for scan in scans:
+            entry = self._pending.get(scan.key)
+            if entry is None:
+                continue
+            entry[0] -= 1
+            if entry[0] <= 0:
+                del self._pending[scan.key]
+
+    def _deliver(self, batch: list[ScanRecord]) -> None:
+        """Send a batch on and `_forget` it (runs under `_flush_lock`)."""
+        raise NotImplementedError
+
+    def _spill(self, scans: list[ScanRecord]) -> int:
+        """Scans that found the queue full: how many were kept elsewhere (the rest are
+        counted as dropped)."""
+        raise NotImplementedError
+
+
+class ScanRecorder(ScanBuffer):
+    """The in-process buffer: batches go to the database, one transaction each."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        max_batch: int = DEFAULT_MAX_BATCH,
+    ) -> None:
+        super().__init__(
+            capacity=capacity, interval=flush_interval, max_batch=max_batch, name="scan-recorder"
+        )
+        self._engine = engine
+        self.dropped = 0
+        self.written = 0
+        self.failed_flushes = 0
+        self.listeners: list[ScanWriteListener] = []
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -220,6 +246,27 @@ class ScanRecorder:
         with self._flush_lock:
             yield
 
+    def _deliver(self, batch: list[ScanRecord]) -> None:
+        """Write the batch in one transaction, then tell the listeners. On failure the scans
+        go back to the front of the queue (those that no longer fit are dropped and
+        counted) and the error is raised."""
+        try:
+            self._write(batch)
+        except BaseException:
+            self.failed_flushes += 1
+            self._requeue(batch)
+            raise
+        for listener in self.listeners:
+            listener.scans_written(batch)
+        with self._lock:
+            self._forget(batch)
+            self.written += len(batch)
+
+    def _spill(self, scans: list[ScanRecord]) -> int:
+        with self._lock:
+            self.dropped += len(scans)
+        return 0
+
     def _requeue(self, batch: list[ScanRecord]) -> None:
         with self._lock:
             room = max(0, self._capacity - len(self._buffer))
@@ -227,15 +274,6 @@ class ScanRecorder:
             self._buffer.extendleft(reversed(keep))
             self.dropped += len(lost)
             self._forget(lost)
-
-    def _forget(self, scans: list[ScanRecord]) -> None:
-        for scan in scans:
-            entry = self._pending.get(scan.key)
-            if entry is None:
-                continue
-            entry[0] -= 1
-            if entry[0] <= 0:
-                del self._pending[scan.key]
 
     def _write(self, batch: list[ScanRecord]) -> None:
         # The same write as the Redis stream drain's: scans, counters, clone-signal alerts.
