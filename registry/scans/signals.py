@@ -42,10 +42,6 @@ class ImpossibleTravel:
     km: float
     hours: float
 
-    @property
-    def kmh(self) -> float:
-        return math.inf if self.hours <= 0 else self.km / self.hours
-
     def describe(self, max_kmh: float) -> str:
         speed = "at the same time" if self.hours <= 0 else f"{self.hours * 60:.0f} min apart"
         return (

@@ -38,24 +38,6 @@ def last_sighting(session: Session, key: CodeKey, *, before: datetime) -> Sighti
     return Sighting(at=as_utc(row.scanned_at), lat=row.lat, lon=row.lon)
 
 
-def scan_reasons(
-    session: Session,
-    *,
-    key: CodeKey,
-    events: Sequence[Event],
-    lat: float | None,
-    lon: float | None,
-    now: datetime,
-    settings: Settings,
-) -> list[Reason]:
-    """Impossible travel from the code's last located scan to this one; and, where the
-    operator asked for it, a scan of a batch that has not left its producer."""
-    reasons: list[Reason] = []
-    if lat is not None and lon is not None:
-        reasons += travel_reasons(session, key=key, lat=lat, lon=lon, now=now, settings=settings)
-    return reasons + shipping_reasons(events, settings=settings)
-
-
 def travel_reasons(
     session: Session, *, key: CodeKey, lat: float, lon: float, now: datetime, settings: Settings
 ) -> list[Reason]:

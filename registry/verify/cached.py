@@ -2,11 +2,11 @@
 (registry/verify/cache.py) and answered as JSON bytes written by orjson, with the
 batch-dependent parts rendered once per batch.
 
-The verdict logic is the service's (`_judge`, `describe_batch`, the clone signals); only
-where the facts come from and how the answer is written differ, and
-tests/verify/test_verify_cache.py holds the two paths to the same answers. A scan that
-carries a location needs the code's last located scan for impossible travel, so the routes
-send those through `service.verify_code` with a session instead.
+The verdict logic is the service's (`judge_scan` for one code, `_judge` for bulk,
+`describe_batch` for the cached parts); only where the facts come from and how the answer
+is written differ, and tests/verify/test_verify_cache.py holds the two paths to the same
+answers. A scan that carries a location needs the code's last located scan for impossible
+travel, so the routes send those through `service.verify_code` with a session instead.
 """
 
 from __future__ import annotations
@@ -22,14 +22,19 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from registry.core.config import get_settings
-from registry.core.time import as_utc
-from registry.scans.verdict import shipping_reasons
 from registry.verify.cache import VerifyCache, View
-from registry.verify.digital_link import LabelCode, build_url, parse_url
+from registry.verify.digital_link import LabelCode, parse_url
 from registry.verify.errors import VerificationError
-from registry.verify.scans import CodeKey, ScanRecord, ScanRecorder
+from registry.verify.scans import ScanRecorder
 from registry.verify.schemas import Reason, ReasonCode, Verdict
-from registry.verify.service import ScanContext, _echo, _judge, check_signature
+from registry.verify.service import (
+    ScanContext,
+    _echo,
+    _judge,
+    check_signature,
+    code_fields,
+    judge_scan,
+)
 from registry.verify.signature import KeySet, PublicKey
 
 _OPTIONS = orjson.OPT_UTC_Z  # datetimes as pydantic writes them (…Z)
@@ -95,53 +100,22 @@ async def verify_url(
 
 
 def answer(view: View, code: LabelCode, *, scan: ScanContext | None, now: datetime) -> bytes:
+    """The JSON verdict for one code of a held lot: `service.judge_scan` on the cached facts
+    (no database round trip), written with the batch's pre-rendered parts."""
     settings = get_settings()
-    key: CodeKey = (code.gtin, code.lot, code.serial)
-    count, first = view.stored_count(key)
-    first = as_utc(first) if first else None
-    if scan is not None:
-        if scan.recorder is not None:
-            waiting, waiting_first = scan.recorder.pending(key)
-            count += waiting
-            first = min(filter(None, (first, waiting_first)), default=None)
-        count += 1  # this scan
-        first = first or now
-    judged = _judge(
+    judged, count, first = judge_scan(
         code,
         view.keys,
         view.facts,
-        scan_count=count,
-        default_threshold=settings.scan_alert_threshold,
+        stored=view.stored_count((code.gtin, code.lot, code.serial)),
+        scan=scan,
+        now=now,
+        settings=settings,
     )
-    info = {
-        "gtin": code.gtin,
-        "lot": code.lot,
-        "serial": code.serial,
-        "key_id": code.key_id.hex(),
-        "url": build_url(settings.public_url, code.gtin, code.lot, code.serial, code.digsig),
-    }
+    info = code_fields(code, settings)
     if judged.verdict == Verdict.invalid or judged.batch is None or judged.brand is None:
         return _invalid_answer(info, judged.reasons, now)
-    batch = judged.batch
-    if scan is not None:
-        extra = shipping_reasons(view.facts.events.get(batch.id, []), settings=settings)
-        judged.reasons.extend(extra)
-        if extra and judged.verdict == Verdict.genuine:
-            judged.verdict = Verdict.suspicious
-        if scan.recorder is not None:
-            scan.recorder.record(
-                ScanRecord(
-                    gtin=code.gtin,
-                    lot=code.lot,
-                    serial=code.serial,
-                    scanned_at=now,
-                    lat=scan.lat,
-                    lon=scan.lon,
-                    country=scan.country,
-                    client_hash=scan.client_hash,
-                )
-            )
-    parts = view.parts[batch.id]
+    parts = view.parts[judged.batch.id]
     return orjson.dumps(
         {
             "verdict": judged.verdict.value,

@@ -20,11 +20,11 @@ from registry.batches.event_types import MASS_UNITS_KG
 from registry.batches.ledger import LedgerEvent, effective_events
 from registry.batches.models import Batch, BatchStatus, Event
 from registry.brands.models import Brand, BrandStatus
-from registry.core.config import get_settings
+from registry.core.config import Settings, get_settings
 from registry.core.time import as_utc, in_offset, utcnow
 from registry.labels.models import parse_serial
 from registry.labels.service import published_key_set
-from registry.scans.verdict import scan_reasons
+from registry.scans.verdict import shipping_reasons, travel_reasons
 from registry.verify.digital_link import (
     MAX_URL_LENGTH,
     LabelCode,
@@ -51,22 +51,6 @@ from registry.verify.schemas import (
     VerifyResult,
 )
 from registry.verify.signature import KeySet, PublicKey, verify_label
-
-
-@dataclass(frozen=True)
-class VerifierState:
-    """What verification needs besides the per-code facts: the published keys.
-
-    Built by `load_verifier_state`, the one place to put a cross-process cache later.
-    """
-
-    keys: KeySet
-
-
-def load_verifier_state(session: Session) -> VerifierState:
-    """The current key set. One small query per call; the KeySet (parsed Ed25519 keys) is
-    rebuilt only when a key is added or changes status, so a revocation shows at once."""
-    return VerifierState(keys=published_key_set(session))
 
 
 @dataclass(frozen=True)
@@ -188,6 +172,86 @@ def _judge(
 # --- one code ---------------------------------------------------------------------------
 
 
+class ScanJudgement(NamedTuple):
+    """A code's verdict with its scan count and first scan (for a consumer scan, stored +
+    pending + this one)."""
+
+    judged: _Judgement
+    scan_count: int
+    first_scan_at: datetime | None
+
+
+def judge_scan(
+    code: LabelCode,
+    keys: KeySet,
+    facts: Facts,
+    *,
+    stored: tuple[int, datetime | None],
+    scan: ScanContext | None,
+    now: datetime,
+    settings: Settings,
+    session: Session | None = None,
+) -> ScanJudgement:
+    """The verdict for one code, the same on the database path (`verify_code`) and the
+    cache path (registry/verify/cached.py), which differ only in where `facts` and the
+    `stored` (count, first scan) come from and how the answer is written.
+
+    With `scan`, this is a consumer scan: it counts in the scan total, a valid code gets the
+    clone-signal reasons and is queued on the recorder (never written here). Impossible
+    travel needs the code's last located scan, so it is checked only given a `session` (the
+    cache path takes no located scans).
+    """
+    key: CodeKey = (code.gtin, code.lot, code.serial)
+    count, first_at = stored
+    first = as_utc(first_at) if first_at else None
+    if scan is not None:
+        if scan.recorder is not None:
+            waiting, waiting_first = scan.recorder.pending(key)
+            count += waiting
+            first = min(filter(None, (first, waiting_first)), default=None)
+        count += 1  # this scan
+        first = first or now
+    judged = _judge(
+        code, keys, facts, scan_count=count, default_threshold=settings.scan_alert_threshold
+    )
+    if scan is None or judged.verdict == Verdict.invalid or judged.batch is None:
+        return ScanJudgement(judged, count, first)
+    extra: list[Reason] = []
+    if session is not None and scan.lat is not None and scan.lon is not None:
+        extra += travel_reasons(
+            session, key=key, lat=scan.lat, lon=scan.lon, now=now, settings=settings
+        )
+    extra += shipping_reasons(facts.events.get(judged.batch.id, []), settings=settings)
+    judged.reasons.extend(extra)
+    if extra and judged.verdict == Verdict.genuine:
+        judged.verdict = Verdict.suspicious
+    if scan.recorder is not None:
+        scan.recorder.record(
+            ScanRecord(
+                gtin=code.gtin,
+                lot=code.lot,
+                serial=code.serial,
+                scanned_at=now,
+                lat=scan.lat,
+                lon=scan.lon,
+                country=scan.country,
+                client_hash=scan.client_hash,
+            )
+        )
+    return ScanJudgement(judged, count, first)
+
+
+def code_fields(code: LabelCode, settings: Settings) -> dict[str, str]:
+    """The `code` part of an answer (`CodeInfo`'s fields)."""
+    return {
+        "gtin": code.gtin,
+        "lot": code.lot,
+        "serial": code.serial,
+        "key_id": code.key_id.hex(),
+        "url": build_url(settings.public_url, code.gtin, code.lot, code.serial, code.digsig),
+    }
+
+
 def verify_code(
     session: Session,
     *,
@@ -196,11 +260,8 @@ def verify_code(
     scan: ScanContext | None = None,
     now: datetime | None = None,
 ) -> VerifyResult:
-    """The full verdict for one code, given as a label URL or as (gtin, lot, serial, digsig).
-
-    With `scan`, this is a consumer scan: it counts in the scan total and, unless the code is
-    invalid, is queued on the recorder (never written on this path).
-    """
+    """The full verdict for one code, given as a label URL or as (gtin, lot, serial, digsig),
+    judged by `judge_scan` on facts loaded from the database."""
     now = now or utcnow()
     settings = get_settings()
     try:
@@ -217,57 +278,23 @@ def verify_code(
             code=None,
             checked_at=now,
         )
-    state = load_verifier_state(session)
+    keys = published_key_set(session)
     key: CodeKey = (code.gtin, code.lot, code.serial)
     facts = load_facts(session, [key], today=now.date())
-    stored_count, first_at = facts.counters.get(key, (0, None))
-    count, first = stored_count, as_utc(first_at) if first_at else None
-    if scan is not None:
-        if scan.recorder is not None:
-            waiting, waiting_first = scan.recorder.pending(key)
-            count += waiting
-            first = min(filter(None, (first, waiting_first)), default=None)
-        count += 1  # this scan
-        first = first or now
-    judged = _judge(
-        code, state.keys, facts, scan_count=count, default_threshold=settings.scan_alert_threshold
+    judged, count, first = judge_scan(
+        code,
+        keys,
+        facts,
+        stored=facts.counters.get(key, (0, None)),
+        scan=scan,
+        now=now,
+        settings=settings,
+        session=session,
     )
-    info = CodeInfo(
-        gtin=code.gtin,
-        lot=code.lot,
-        serial=code.serial,
-        key_id=code.key_id.hex(),
-        url=build_url(settings.public_url, code.gtin, code.lot, code.serial, code.digsig),
-    )
+    info = CodeInfo(**code_fields(code, settings))
     if judged.verdict == Verdict.invalid or judged.batch is None or judged.brand is None:
         return VerifyResult(
             verdict=judged.verdict, reasons=judged.reasons, code=info, checked_at=now
-        )
-    if scan is not None:
-        extra = scan_reasons(
-            session,
-            key=key,
-            events=facts.events.get(judged.batch.id, []),
-            lat=scan.lat,
-            lon=scan.lon,
-            now=now,
-            settings=settings,
-        )
-        judged.reasons.extend(extra)
-        if extra and judged.verdict == Verdict.genuine:
-            judged.verdict = Verdict.suspicious
-    if scan is not None and scan.recorder is not None:
-        scan.recorder.record(
-            ScanRecord(
-                gtin=code.gtin,
-                lot=code.lot,
-                serial=code.serial,
-                scanned_at=now,
-                lat=scan.lat,
-                lon=scan.lon,
-                country=scan.country,
-                client_hash=scan.client_hash,
-            )
         )
     described = describe_batch(judged.batch, judged.brand, facts)
     return VerifyResult(
@@ -393,7 +420,7 @@ def verify_many(
         except VerificationError as exc:
             parsed.append(exc)
     valid = [p for p in parsed if isinstance(p, LabelCode)]
-    state = load_verifier_state(session)
+    keys = published_key_set(session)
     facts = load_facts(session, [(c.gtin, c.lot, c.serial) for c in valid], today=now.date())
     results: list[BulkResult] = []
     for entry, item in zip(codes, parsed, strict=True):
@@ -411,7 +438,7 @@ def verify_many(
         stored, _ = facts.counters.get((item.gtin, item.lot, item.serial), (0, None))
         judged = _judge(
             item,
-            state.keys,
+            keys,
             facts,
             scan_count=stored,
             default_threshold=settings.scan_alert_threshold,
