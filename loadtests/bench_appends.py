@@ -6,14 +6,13 @@ batches the cooperative holds: first from one client, then from 8 concurrent cli
 on its own batch, and all 8 on one batch). Then seeds a large chain set directly and times
 `registry audit --all`.
 
-    .venv/bin/python loadtests/bench_appends.py [--seconds 10] [--audit-events 100000]
+    .venv/bin/python -m loadtests.bench_appends [--seconds 10] [--audit-events 100000]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlmodel import select
 
+from loadtests.server import Server, fresh_database
 from registry.batches.event_types import EVENT_ADAPTER
 from registry.batches.schemas import BatchCreate
 from registry.batches.service import append_event, create_batch
@@ -36,9 +36,8 @@ from registry.migrate import upgrade
 from registry.orgs.models import Organization, OrgKind
 from registry.orgs.service import create_org
 
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_BENCH_URL = os.environ.get(
-    "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/registry_bench"
+    "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/registry_appends"
 )
 HARVEST = {
     "type": "harvested",
@@ -46,20 +45,6 @@ HARVEST = {
     "location": {"county_code": "522632"},
     "data": {"quantity": 1000, "unit": "kg", "harvest_date": "2026-11-20"},
 }
-
-
-def fresh_database(backend: str, workdir: Path) -> str:
-    if backend == "sqlite":
-        db = workdir / "bench.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{db}"
-    admin = make_engine(PG_ADMIN_URL)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS registry_bench WITH (FORCE)"))
-        conn.execute(text("CREATE DATABASE registry_bench"))
-    admin.dispose()
-    return PG_BENCH_URL
 
 
 def seed(engine: Engine, batches: int) -> tuple[str, list[str]]:
@@ -97,39 +82,6 @@ def seed(engine: Engine, batches: int) -> tuple[str, list[str]]:
     return coop_key, ids
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "REGISTRY_DATABASE_URL": url, "REGISTRY_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "registry.main:app_factory",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-    )
-    for _ in range(100):
-        try:
-            if httpx2.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                return proc
-        except httpx2.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
 def hammer(
     base: str, key: str, batch_ids: list[str], clients: int, seconds: float
 ) -> dict[str, Any]:
@@ -163,29 +115,23 @@ def hammer(
 
 
 def bench_appends(backend: str, workdir: Path, seconds: float) -> list[str]:
-    url = fresh_database(backend, workdir)
+    url = fresh_database(backend, workdir, pg_url=PG_BENCH_URL)
     engine = make_engine(url)
     upgrade(engine)
     key, ids = seed(engine, 8)
     engine.dispose()
-    port = free_port()
-    proc = start_server(url, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with Server(database_url=url) as server:
         rows = []
         for label, clients, batches in [
             ("1 client", 1, ids[:1]),
             ("8 clients, 8 batches", 8, ids),
             ("8 clients, 1 batch", 8, ids[:1]),
         ]:
-            r = hammer(base, key, batches, clients, seconds)
+            r = hammer(server.url, key, batches, clients, seconds)
             rows.append(
                 f"| {backend} | {label} | {r['events_per_s']:.0f} | {r['ok']} | {r['errors']} |"
             )
             print(rows[-1], flush=True)
-    finally:
-        proc.terminate()
-        proc.wait()
     return rows
 
 

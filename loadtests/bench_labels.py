@@ -10,7 +10,7 @@
    and reports requests/s and the ratio verify/healthz measured in the same run. Also times
    one 10,000-code page of `GET /v1/labels/runs/{id}/codes`.
 
-    .venv/bin/python loadtests/bench_labels.py [--seconds 10] [--connections 16]
+    .venv/bin/python -m loadtests.bench_labels [--seconds 10] [--connections 16]
         [--backends sqlite,postgres] [--html]
 
 The client runs in this process and shares the machine with the server; figures are for
@@ -22,9 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +30,7 @@ from urllib.parse import urlsplit
 import httpx2
 from sqlalchemy import Engine, text
 
+from loadtests.server import Server, free_port, fresh_database
 from registry.batches.event_types import EVENT_ADAPTER
 from registry.batches.schemas import BatchCreate
 from registry.batches.service import append_event, create_batch
@@ -48,10 +46,9 @@ from registry.orgs.models import OrgKind
 from registry.orgs.service import create_org
 from registry.verify.digital_link import build_url
 
-PG_ADMIN_URL = os.environ.get(
-    "BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_BENCH_URL = os.environ.get(
+    "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/labels_bench"
 )
-PG_BENCH_DB = os.environ.get("BENCH_PG_DB", "labels_bench")
 GTIN = "06901234567892"
 LABELS = 20_000
 
@@ -83,20 +80,6 @@ def bench_in_process(n_sign: int, n_qr: int) -> None:
             f"QR {name} rendered ({n_qr}, URL {len(urls[0])} chars, ~{sum(sizes) // n_qr} bytes):"
             f" {rate(n_qr, elapsed)}"
         )
-
-
-def fresh_database(backend: str, workdir: Path) -> str:
-    if backend == "sqlite":
-        db = workdir / "bench-labels.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{db}"
-    admin = make_engine(PG_ADMIN_URL)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {PG_BENCH_DB}"))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_BENCH_DB}"
 
 
 def seed(engine: Engine, base_url: str) -> tuple[str, str, list[str]]:
@@ -157,36 +140,6 @@ def seed(engine: Engine, base_url: str) -> tuple[str, str, list[str]]:
             passphrase=DEV_KEY_PASSPHRASE,
         )
     return coop_key, run.id, [c.url for c in codes]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "REGISTRY_DATABASE_URL": url,
-        "REGISTRY_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        # Every request scans another code, but keep the clone signal out of the measurement.
-        "REGISTRY_SCAN_ALERT_THRESHOLD": "1000000",
-        "REGISTRY_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "registry.main:app_factory", "--factory",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env,
-    )  # fmt: skip
-    for _ in range(200):
-        try:
-            if httpx2.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                return proc
-        except httpx2.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 @dataclass
@@ -257,15 +210,19 @@ def summary(name: str, load: Load, seconds: float) -> float:
 
 
 def bench_http(backend: str, workdir: Path, seconds: float, connections: int, html: bool) -> None:
-    url = fresh_database(backend, workdir)
+    url = fresh_database(backend, workdir, pg_url=PG_BENCH_URL)
     port = free_port()
     engine = make_engine(url)
     upgrade(engine)
     coop_key, run_id, label_urls = seed(engine, f"http://127.0.0.1:{port}")
     engine.dispose()
     paths = [urlsplit(u).path + "?" + urlsplit(u).query for u in label_urls]
-    proc = start_server(url, port)
-    try:
+    env = {
+        "REGISTRY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        # Every request scans another code, but keep the clone signal out of the measurement.
+        "REGISTRY_SCAN_ALERT_THRESHOLD": "1000000",
+    }
+    with Server(database_url=url, port=port, extra_env=env):
         print(
             f"{backend}: uvicorn 1 worker, {connections} keep-alive connections, {seconds:g} s each"
         )
@@ -297,9 +254,6 @@ def bench_http(backend: str, workdir: Path, seconds: float, connections: int, ht
         assert r.status_code == 200, r.text[:200]
         assert len(r.json()) == 10_000
         print(f"  GET codes, one page of 10,000: {elapsed:.2f} s ({rate(10_000, elapsed)} codes)")
-    finally:
-        proc.terminate()
-        proc.wait()
     time.sleep(0.5)
     engine = make_engine(url)
     with engine.connect() as conn:
