@@ -174,15 +174,27 @@ def issue_labels(world: World, batch_id: str, count: int, coop: Org | None = Non
 
 
 def labeled_batch(
-    world: World, *, units: int = 100, count: int = 20, coop: Org | None = None, **fields: Any
+    world: World,
+    *,
+    units: int = 100,
+    count: int = 20,
+    coop: Org | None = None,
+    ship: bool = True,
+    **fields: Any,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A harvested, packed batch with one label run; returns (batch, run) as the API gave them."""
+    """A harvested, packed batch with one label run; returns (batch, run) as the API gave them.
+
+    With `ship` (the default) one box has left for the handler, as when labeled goods reach
+    shops: scans of a batch that never shipped are a clone signal. The cooperative keeps the
+    rest, so it can go on appending events."""
     coop = coop or world.coop
     batch = world.new_batch(coop, **fields)
     world.ok(batch["id"], coop, harvested())
     world.ok(batch["id"], coop, packed(units=units))
     r = issue_labels(world, batch["id"], count, coop)
     assert r.status_code == 201, r.text
+    if ship:
+        world.ok(batch["id"], coop, shipped(world.handler.id, quantity=1))
     return batch, dict(r.json())
 
 

@@ -26,9 +26,9 @@ class Settings(BaseSettings):
     # cells, up to ~16 km apart for neighbouring cells) and clocks of phones drift.
     min_travel_km: float = 50.0
     # A consumer scan of a batch not yet shipped or sold always raises an alert; this also
-    # makes its verdict `suspicious`. Off by default: producers scan their own labels to
-    # check a print run before shipping, and those scans should not read as clones.
-    unshipped_scans_suspicious: bool = False
+    # makes its verdict `suspicious` (DESIGN: genuine means no clone signal). A registry
+    # whose producers check print runs by scanning them may turn it off: alert only.
+    unshipped_scans_suspicious: bool = True
     # Off: consumer scans are still counted in verdicts but not recorded (an operator's
     # switch under a flood of scans; also the baseline of the verify benchmark).
     record_scans: bool = True

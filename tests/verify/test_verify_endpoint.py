@@ -53,11 +53,17 @@ def test_a_genuine_code_says_where_it_came_from(world: World, labels: tuple) -> 
     assert summary["harvest_place"] == "plot A-12"
     assert summary["harvest_county_code"] == "522632"
     assert summary["harvested_kg"] == 5000
-    assert [e["type"] for e in result["timeline"]] == ["created", "harvested", "packed", "labeled"]
+    assert [e["type"] for e in result["timeline"]] == [
+        "created",
+        "harvested",
+        "packed",
+        "labeled",
+        "shipped",
+    ]
     assert {e["actor"] for e in result["timeline"]} == {"coop org"}
     assert result["timeline"][1]["event_time"] == "2026-11-20T08:30:00+08:00"
     head = world.call("GET", f"/v1/batches/{batch['id']}", world.coop).json()["head"]
-    assert result["chain"] == {"length": 4, "head_hash": head["hash"], "intact": True}
+    assert result["chain"] == {"length": 5, "head_hash": head["hash"], "intact": True}
     assert result["scans"]["count"] == 1
     assert result["scans"]["first_at"] is not None
 

@@ -123,7 +123,7 @@ def test_scans_too_far_apart_for_the_time_between_raise_impossible_travel(
 def test_scans_of_a_batch_not_yet_shipped_raise_an_alert(
     redis_mode: TaskMode, world: World, engine: Engine
 ) -> None:
-    batch, run = labeled_batch(world, units=100, count=2)
+    batch, run = labeled_batch(world, units=100, count=2, ship=False)
     urls = label_codes(world, run["run_id"])
     scan(world, urls[0])
     ingest(world, engine)
@@ -181,15 +181,16 @@ def test_the_verdict_names_impossible_travel_and_the_buffer_raises_its_alert(
     assert kinds(engine) == [("impossible_travel", "00000001")]
 
 
-def test_scans_of_an_unshipped_batch_are_suspicious_when_the_operator_says_so(
+def test_scans_of_an_unshipped_batch_are_suspicious_unless_the_operator_says_otherwise(
     eager_mode: TaskMode, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batch, run = labeled_batch(world, units=10, count=1)
+    batch, run = labeled_batch(world, units=10, count=1, ship=False)
     (url,) = label_codes(world, run["run_id"])
-    assert scan(world, url)["verdict"] == "genuine"  # default: alert only
-    monkeypatch.setattr(get_settings(), "unshipped_scans_suspicious", True)
     early = scan(world, url)
     assert early["verdict"] == "suspicious"
     assert [r["code"] for r in early["reasons"]] == ["not_yet_shipped"]
+    monkeypatch.setattr(get_settings(), "unshipped_scans_suspicious", False)
+    assert scan(world, url)["verdict"] == "genuine"  # alert only
+    monkeypatch.setattr(get_settings(), "unshipped_scans_suspicious", True)
     world.ok(batch["id"], world.coop, shipped(world.handler.id, quantity=10))
     assert scan(world, url)["verdict"] == "genuine"
