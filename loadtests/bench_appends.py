@@ -25,16 +25,14 @@ import httpx2
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from loadtests.seed import bench_cooperative
 from loadtests.server import Server, fresh_database
 from registry.batches.event_types import EVENT_ADAPTER
 from registry.batches.schemas import BatchCreate
 from registry.batches.service import append_event, create_batch
-from registry.brands.schemas import BrandCreate, LicenseCreate
-from registry.brands.service import create_brand, create_license
 from registry.core.db import make_engine, unit_of_work
 from registry.migrate import upgrade
-from registry.orgs.models import Organization, OrgKind
-from registry.orgs.service import create_org
+from registry.orgs.models import Organization
 
 PG_BENCH_URL = os.environ.get(
     "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/registry_appends"
@@ -50,26 +48,7 @@ HARVEST = {
 def seed(engine: Engine, batches: int) -> tuple[str, list[str]]:
     """A brand, a licensed cooperative with `batches` harvested batches; returns its key."""
     with unit_of_work(engine, write=True) as s:
-        owner, _ = create_org(s, name="owner", kind=OrgKind.brand_owner)
-        coop, coop_key = create_org(s, name="coop", kind=OrgKind.cooperative)
-        create_brand(
-            s,
-            owner=owner,
-            body=BrandCreate(
-                slug="bench", name="Bench", category="orange", county_codes=["522632"]
-            ),
-        )
-        create_license(
-            s,
-            slug="bench",
-            actor=owner,
-            body=LicenseCreate(
-                org_id=coop.id,
-                valid_from="2026-01-01",
-                valid_to="2027-12-31",  # type: ignore[arg-type]
-                annual_quota_kg=1e12,
-            ),
-        )
+        coop, coop_key = bench_cooperative(s)
         ids = []
         for i in range(batches):
             batch, _ = create_batch(

@@ -30,12 +30,11 @@ from urllib.parse import urlsplit
 import httpx2
 from sqlalchemy import Engine, text
 
+from loadtests.seed import bench_cooperative
 from loadtests.server import Server, free_port, fresh_database
 from registry.batches.event_types import EVENT_ADAPTER
 from registry.batches.schemas import BatchCreate
 from registry.batches.service import append_event, create_batch
-from registry.brands.schemas import BrandCreate, LicenseCreate
-from registry.brands.service import create_brand, create_license
 from registry.core.config import DEV_KEY_PASSPHRASE
 from registry.core.db import make_engine, unit_of_work
 from registry.labels import crypto
@@ -86,28 +85,7 @@ def seed(engine: Engine, base_url: str) -> tuple[str, str, list[str]]:
     """A brand, a licensed cooperative and a packed batch with a run of LABELS codes."""
     event = EVENT_ADAPTER.validate_python
     with unit_of_work(engine, write=True) as s:
-        owner, _ = create_org(s, name="owner", kind=OrgKind.brand_owner)
-        coop, coop_key = create_org(s, name="coop", kind=OrgKind.cooperative)
-        create_brand(
-            s,
-            owner=owner,
-            body=BrandCreate(
-                slug="bench", name="Bench", category="orange", county_codes=["522632"]
-            ),
-        )
-        create_license(
-            s,
-            slug="bench",
-            actor=owner,
-            body=LicenseCreate.model_validate(
-                {
-                    "org_id": coop.id,
-                    "valid_from": "2026-01-01",
-                    "valid_to": "2027-12-31",
-                    "annual_quota_kg": 1e9,
-                }
-            ),
-        )
+        coop, coop_key = bench_cooperative(s)
         batch, _ = create_batch(
             s,
             actor=coop,
@@ -130,6 +108,11 @@ def seed(engine: Engine, base_url: str) -> tuple[str, str, list[str]]:
         run = create_label_run(
             s, batch_id=batch.id, count=LABELS, actor=coop, passphrase=DEV_KEY_PASSPHRASE
         )
+        # One box leaves for a handler: a batch that never shipped answers `suspicious`.
+        handler, _ = create_org(s, name="handler", kind=OrgKind.handler)
+        shipped = {"quantity": 1, "unit": "box", "to_org_id": handler.id}
+        shipment = {"type": "shipped", "event_time": "2026-11-22T08:00:00+08:00", "data": shipped}
+        append_event(s, batch_id=batch.id, event=event(shipment), actor=coop)
         _, codes = run_codes(
             s,
             run_id=run.id,

@@ -245,6 +245,31 @@ def _codes(session: Session, *, run_id: str, coop: Organization, count: int) -> 
     return paths
 
 
+def bench_cooperative(session: Session, *, slug: str = "bench") -> tuple[Organization, str]:
+    """A brand in county 522632 and a cooperative licensed for it with no practical quota;
+    returns the cooperative and its API key (the small benchmarks' common start)."""
+    owner, _ = create_org(session, name="owner", kind=OrgKind.brand_owner)
+    coop, coop_key = create_org(session, name="coop", kind=OrgKind.cooperative)
+    create_brand(
+        session,
+        owner=owner,
+        body=BrandCreate(slug=slug, name="Bench", category="orange", county_codes=["522632"]),
+    )
+    today = date.today()
+    create_license(
+        session,
+        slug=slug,
+        actor=owner,
+        body=LicenseCreate(
+            org_id=coop.id,
+            valid_from=today - timedelta(days=365),
+            valid_to=today + timedelta(days=730),
+            annual_quota_kg=1e12,
+        ),
+    )
+    return coop, coop_key
+
+
 def seed(
     engine: Engine,
     *,

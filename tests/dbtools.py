@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from httpx2 import Response
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, event, select, text
 from typer.testing import CliRunner, Result
 
 from registry.cli import app as cli_app
@@ -101,3 +101,18 @@ def assert_error(response: Response, status: int, error: str, *in_detail: str) -
     for fragment in in_detail:
         assert fragment in str(body["detail"]), body
     return str(body["detail"])
+
+
+@contextmanager
+def recorded_statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements the engine sends while the block runs."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
 
 from registry.core.config import get_settings
 from registry.verify.cached import verify_cache
+from tests.dbtools import recorded_statements
 from tests.factories import BRAND, GTIN, World, label_codes, labeled_batch, recalled
 from tests.verify.helpers import flip_signature_bit, signed_url, verify
 
@@ -26,20 +24,6 @@ def bulk(world: World, codes: list[Any]) -> list[dict[str, Any]]:
     )
     assert r.status_code == 200, r.text
     return list(r.json()["results"])
-
-
-@contextmanager
-def counting_queries(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_a_thousand_mixed_codes_are_answered_in_order(world: World) -> None:
@@ -86,13 +70,13 @@ def test_bulk_queries_do_not_grow_with_the_number_of_codes(world: World) -> None
     everything = urls + [flip_signature_bit(u) for u in urls[:100]] + ["junk"] * 50
     cache = verify_cache(world.client.app)  # type: ignore[arg-type]
     cache.clear()
-    with counting_queries(world.engine) as few:
+    with recorded_statements(world.engine) as few:
         bulk(world, urls[:2])
     cache.clear()
-    with counting_queries(world.engine) as many:
+    with recorded_statements(world.engine) as many:
         bulk(world, everything)
     assert len(many) == len(few), (few, many)
-    with counting_queries(world.engine) as warm:
+    with recorded_statements(world.engine) as warm:
         bulk(world, everything)
     assert warm == []  # both lots are cached: no database round trip at all
 

@@ -8,13 +8,12 @@ Hot codes are answered without a database round trip, and answer what the databa
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from registry.core.config import get_settings
 from registry.core.db import unit_of_work
@@ -24,6 +23,7 @@ from registry.verify import service
 from registry.verify.cached import verify_cache
 from registry.verify.scans import ScanRecorder
 from tests.conftest import REDIS_URL, unavailable
+from tests.dbtools import recorded_statements
 from tests.factories import BRAND, World, label_codes, labeled_batch, recalled, stored
 from tests.verify.helpers import path_of, reason_codes
 
@@ -60,20 +60,6 @@ def both(world: World, other: TestClient, url: str) -> tuple[dict[str, Any], dic
     return scan(world.client, url), scan(other, url)
 
 
-@contextmanager
-def queries(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def test_a_change_is_seen_by_every_app_on_its_next_request(
     change_board: str, world: World, other_app: TestClient
 ) -> None:
@@ -85,7 +71,7 @@ def test_a_change_is_seen_by_every_app_on_its_next_request(
         assert [r["verdict"] for r in both(world, other_app, url)] == ["genuine", "genuine"]
 
     # Warm: the other app answers a hot code without touching the database.
-    with queries(world.engine) as statements:
+    with recorded_statements(world.engine) as statements:
         assert scan(other_app, kept_url)["verdict"] == "genuine"
     assert statements == []
 
