@@ -22,6 +22,8 @@ from registry.orgs.router import router as orgs_router
 from registry.scans.metrics import ScanMetrics
 from registry.scans.stream import redis_client, scan_recorder_for
 from registry.verify.router import router as verify_router
+from registry.web.docs import install_offline_docs
+from registry.web.front import router as front_router
 from registry.web.router import router as web_router
 
 
@@ -51,6 +53,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         title="Origin Registry",
         version="0.1.0",
         description="Traceability and brand registry for distinctive county brands.",
+        docs_url=None,  # served by install_offline_docs, with no CDN
+        redoc_url=None,
     )
     app.state.engine = engine or get_engine()
     install_error_handlers(app)
@@ -63,8 +67,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         verify_router,
         jobs_router,
         metrics_router,
+        front_router,
     ):
         app.include_router(router)
+    install_offline_docs(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -64,6 +64,12 @@ class PageContext:
         name = self.t.optional(f"county.{code}", "")
         return f"{code} {name}" if name else code
 
+    def brand_name(self, brand: Any) -> str:
+        """The brand's name in the page's language: `name_local` (Chinese) on a Chinese page
+        when the brand has one, `name` otherwise."""
+        local = getattr(brand, "name_local", None)
+        return str(local) if self.lang == "zh" and local else str(brand.name)
+
     def unit(self, unit: Any) -> str:
         return self.t.optional(f"unit.{unit}", str(unit))
 
