@@ -27,9 +27,15 @@ def request_label_sheet(
     queue: TaskQueueDep,
 ) -> JobPublic:
     """Queue a PDF of every label of the run, `layout` labels to a page, each QR code with
-    its GTIN, lot and serial under it. Answers at once with the job to poll."""
+    its GTIN, lot and serial beside it. Answers at once with the job to poll; 422 with the
+    reason if the run's codes do not fit the layout (see `GET /v1/labels/layouts`)."""
     job = service.create_label_sheet_job(
-        session, run_id=run_id, layout=body.layout, actor=org, queue=queue
+        session,
+        run_id=run_id,
+        layout=body.layout,
+        actor=org,
+        queue=queue,
+        base_url=get_settings().public_url,
     )
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return JobPublic.build(job)

@@ -5,19 +5,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from registry.core.time import as_utc
 from registry.jobs.models import Job, JobKind, JobState
+from registry.labels.sheets import WITHDRAWN_LAYOUTS
 
 # The names of registry/labels/sheets.py LAYOUTS (a test keeps the two in step).
-SheetLayoutName = Literal["a4-2x7", "a4-3x8", "a4-4x10", "a4-5x13", "letter-3x10"]
+SheetLayoutName = Literal["a4-2x7", "a4-3x8", "a4-4x10", "letter-3x10"]
 
 
 class LabelSheetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     layout: SheetLayoutName = "a4-3x8"
+
+    @field_validator("layout", mode="before")
+    @classmethod
+    def _not_withdrawn(cls, value: object) -> object:
+        if isinstance(value, str) and value in WITHDRAWN_LAYOUTS:
+            raise ValueError(f"layout {value} was withdrawn: {WITHDRAWN_LAYOUTS[value]}")
+        return value
 
 
 class JobProgress(BaseModel):

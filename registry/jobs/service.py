@@ -20,6 +20,7 @@ from registry.jobs.exceptions import JobNotFound, JobResultGone, JobResultNotRea
 from registry.jobs.models import FINISHED_STATES, Job, JobKind, JobState
 from registry.labels import service as labels_service
 from registry.labels.exceptions import KeyRevoked
+from registry.labels.layouts import check_run_fits
 from registry.labels.models import KeyStatus
 from registry.orgs.models import Organization
 
@@ -28,12 +29,20 @@ MAX_ERROR_LENGTH = 2000
 
 
 def create_label_sheet_job(
-    session: Session, *, run_id: str, layout: str, actor: Organization, queue: TaskQueue
+    session: Session,
+    *,
+    run_id: str,
+    layout: str,
+    actor: Organization,
+    queue: TaskQueue,
+    base_url: str,
 ) -> Job:
     """A job that renders every label of the run onto printable sheets; the render task is
-    sent once the transaction commits. Refused like reading the run's codes (404/403), and
-    for a run whose key is revoked (its labels would verify invalid)."""
-    run, _ = labels_service.readable_run(session, run_id=run_id, actor=actor)
+    sent once the transaction commits. Refused like reading the run's codes (404/403), for
+    a run whose key is revoked (its labels would verify invalid), and for a run whose
+    labels (as written for `base_url`) do not fit the layout (422, with the reason)."""
+    run, batch = labels_service.readable_run(session, run_id=run_id, actor=actor)
+    check_run_fits(run, batch, layout=layout, base_url=base_url)
     key = labels_service.get_key(session, run.key_id)
     if key.status == KeyStatus.revoked:
         raise KeyRevoked(

@@ -41,3 +41,7 @@ class LabelKeyUnavailable(RegistryError):
     """The stored private key does not decrypt: a server configuration problem."""
 
     status_code = 503
+
+
+class LabelsDoNotFitLayout(InvalidInput):
+    """A run's QR codes or text are too large for the sheet layout asked for."""

@@ -14,6 +14,7 @@ from registry.core.auth import CurrentOrg, require_kind
 from registry.core.config import get_settings
 from registry.core.db import SessionDep
 from registry.labels import qr, service
+from registry.labels.layouts import SheetLayoutsPublic, public_layouts
 from registry.labels.schemas import (
     MAX_CODES_PAGE,
     LabelCodePublic,
@@ -127,6 +128,14 @@ def qr_png(run_id: str, serial: str, session: SessionDep, org: CurrentOrg) -> Re
 def qr_svg(run_id: str, serial: str, session: SessionDep, org: CurrentOrg) -> Response:
     """The QR code (level M) of one label URL, as a standalone SVG."""
     return _qr(session, org, run_id, serial, "svg")
+
+
+@router.get("/v1/labels/layouts", response_model=SheetLayoutsPublic)
+def sheet_layouts() -> SheetLayoutsPublic:
+    """The label sheet layouts (`POST /v1/labels/runs/{run_id}/sheet`): labels per page,
+    label size, the printed size of one QR module (never below GS1's 0.396 mm) and of the
+    largest code, and the longest label URL each holds. Public."""
+    return public_layouts()
 
 
 @router.get(

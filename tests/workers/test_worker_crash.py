@@ -24,7 +24,7 @@ def test_killed_worker_leaves_the_job_to_the_next_worker(
     run = labeled_run(world, COUNT)
     first = redis_mode.start_worker(engine)
     r = world.call(
-        "POST", f"/v1/labels/runs/{run['run_id']}/sheet", world.coop, json={"layout": "a4-5x13"}
+        "POST", f"/v1/labels/runs/{run['run_id']}/sheet", world.coop, json={"layout": "a4-4x10"}
     )
     assert r.status_code == 202, r.text
     job_id = r.json()["job_id"]
