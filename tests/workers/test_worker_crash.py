@@ -50,6 +50,6 @@ def test_killed_worker_leaves_the_job_to_the_next_worker(
         attempts = conn.execute(text("SELECT attempts FROM jobs WHERE id = :id"), {"id": job_id})
         assert attempts.scalar_one() == 2
     sheet = read_sheet(world.call("GET", job["result_url"], world.coop).content)
-    assert sheet.pages == 16  # 1000 labels, 65 to a page
+    assert sheet.pages == 25  # 1000 labels, 40 to a page
     assert sorted(sheet.urls) == sorted(label_codes(world, run["run_id"]))
     assert [p.name for p in output.iterdir()] == [f"{job_id}.pdf"]  # the partial is gone
