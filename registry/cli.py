@@ -282,7 +282,7 @@ def demo(
     out: Annotated[Path, typer.Option(help="where sample files are written")] = Path("demo-output"),
 ) -> None:
     """Migrate the database, seed a county brand with its chain of custody, and serve."""
-    from registry.demo import seed_demo
+    from registry.demo import BRAND_SLUG, seed_demo
     from registry.migrate import upgrade
 
     base = f"http://{host}:{port}"
@@ -323,7 +323,9 @@ def demo(
         for code in labels:
             print(f"    {code.url}")
         print(f"    curl -H 'Accept: application/json' '{labels[0].url}'")
-    print(f"  OpenAPI docs: {base}/docs")
+    print(f"  brand page: {base}/brands/{BRAND_SLUG}  (English: ?lang=en)")
+    print(f"    {base}/brands/{BRAND_SLUG}?lang=en")
+    print(f"  front door: {base}/   API docs (offline): {base}/docs")
     if serve_api:
         _serve(host, port, 1)
 

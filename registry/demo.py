@@ -36,19 +36,42 @@ class DemoSeed:
     created: bool = True
 
 
-_ORGS: list[tuple[str, str, OrgKind, str | None]] = [
-    ("admin", "Registry admin", OrgKind.admin, None),
-    ("owner", "Rongjiang Navel Orange Association (榕江县脐橙协会)", OrgKind.brand_owner, COUNTY),
-    ("coop", "Zhaibian Fruit Cooperative (寨蒿果业合作社)", OrgKind.cooperative, COUNTY),
-    ("coop2", "Chejiang Orchard Cooperative (车江果园合作社)", OrgKind.cooperative, COUNTY),
-    ("handler", "Guiyang Cold Chain Co. (贵阳冷链)", OrgKind.handler, "520102"),
-    ("regulator", "Qiandongnan Market Regulation Bureau", OrgKind.regulator, "522601"),
-    ("platform", "Example Marketplace", OrgKind.platform, None),
+# (key, registered name, English name, kind, county): Chinese organizations are registered
+# under their legal Chinese names; English pages show the English one.
+_ORGS: list[tuple[str, str, str | None, OrgKind, str | None]] = [
+    ("admin", "产地登记系统管理员", "Registry admin", OrgKind.admin, None),
+    ("owner", "榕江县脐橙协会", "Rongjiang Navel Orange Association", OrgKind.brand_owner, COUNTY),
+    ("coop", "榕江县寨蒿果业专业合作社", "Zhaibian Fruit Cooperative", OrgKind.cooperative, COUNTY),
+    (
+        "coop2",
+        "榕江县车江果园专业合作社",
+        "Chejiang Orchard Cooperative",
+        OrgKind.cooperative,
+        COUNTY,
+    ),
+    ("handler", "贵阳冷链物流有限公司", "Guiyang Cold Chain Co.", OrgKind.handler, "520102"),
+    (
+        "regulator",
+        "黔东南州市场监督管理局",
+        "Qiandongnan Market Regulation Bureau",
+        OrgKind.regulator,
+        "522601",
+    ),
+    ("platform", "示例电商平台", "Example Marketplace", OrgKind.platform, None),
 ]
 
 
-def _event(type_: str, when: datetime, data: dict[str, Any], place: str | None = None) -> Any:
+def _event(
+    type_: str,
+    when: datetime,
+    data: dict[str, Any],
+    place: str | None = None,
+    en: dict[str, Any] | None = None,
+) -> Any:
+    """An event whose text is Chinese, with `en` as its English translations."""
     location = {"county_code": COUNTY, "place": place} if place else None
+    if en:
+        data = {**data, "translations": {"en": en}}
     return EVENT_ADAPTER.validate_python(
         {"type": type_, "event_time": when.isoformat(), "location": location, "data": data}
     )
@@ -64,9 +87,10 @@ def _batch_life(
         body=BatchCreate(
             brand=BRAND_SLUG,
             lot=lot,
-            product="navel orange",
-            variety="Newhall",
+            product="脐橙",
+            variety="纽荷尔",
             gtin="06901234567892",
+            translations={"en": {"product": "navel orange", "variety": "Newhall"}},
         ),
     )
     t = datetime(day.year, day.month, day.day, 8, 30, tzinfo=CST)
@@ -78,11 +102,12 @@ def _batch_life(
                 "input_applied",
                 t - timedelta(days=60),
                 {
-                    "input_name": "organic compost",
+                    "input_name": "有机肥（腐熟农家肥）",
                     "dose": 2,
-                    "dose_unit": "t/ha",
+                    "dose_unit": "吨/公顷",
                     "pre_harvest_interval_days": 60,
                 },
+                en={"input_name": "organic compost (well-rotted manure)", "dose_unit": "t/ha"},
             ),
         ),
         (
@@ -91,7 +116,8 @@ def _batch_life(
                 "harvested",
                 t,
                 {"quantity": kg, "unit": "kg", "harvest_date": day.isoformat(), "plot": "A-12"},
-                place="Zhaibian village, plot A-12",
+                place="寨蒿镇寨蒿村 A-12 地块",
+                en={"place": "Zhaibian village, plot A-12"},
             ),
         ),
         (
@@ -100,17 +126,25 @@ def _batch_life(
                 "inspected",
                 t + timedelta(hours=6),
                 {
-                    "method": "GB 2763 multi-residue screen",
-                    "analytes": ["chlorpyrifos", "imidacloprid"],
+                    "method": "GB 2763 农药多残留筛查",
+                    "analytes": ["毒死蜱", "吡虫啉"],
                     "result": "pass",
-                    "lab": "Qiandongnan Agricultural Testing Center",
+                    "lab": "黔东南州农产品质量安全检测中心",
+                },
+                en={
+                    "method": "GB 2763 multi-residue pesticide screen",
+                    "analytes": ["chlorpyrifos", "imidacloprid"],
+                    "lab": "Qiandongnan Agricultural Product Quality Testing Center",
                 },
             ),
         ),
         (
             coop,
             _event(
-                "cooled", t + timedelta(hours=8), {"place": "village cold room", "temperature_c": 6}
+                "cooled",
+                t + timedelta(hours=8),
+                {"place": "村冷库", "temperature_c": 6},
+                en={"place": "village cold room"},
             ),
         ),
         (
@@ -122,8 +156,9 @@ def _batch_life(
                     "units": units,
                     "unit_size": 5,
                     "unit": "kg",
-                    "packing_site": "Zhaibian packing house",
+                    "packing_site": "寨蒿包装厂",
                 },
+                en={"packing_site": "Zhaibian packing house"},
             ),
         ),
         (
@@ -135,8 +170,9 @@ def _batch_life(
                     "quantity": units,
                     "unit": "box",
                     "to_org_id": handler.id,
-                    "destination": "Guiyang",
+                    "destination": "贵阳",
                 },
+                en={"destination": "Guiyang"},
             ),
         ),
         (
@@ -152,7 +188,8 @@ def _batch_life(
             _event(
                 "stored",
                 t + timedelta(days=2, hours=10),
-                {"place": "Guiyang DC cold store 3", "conditions": "4-8 °C"},
+                {"place": "贵阳配送中心 3 号冷库", "conditions": "4-8 °C"},
+                en={"place": "Guiyang distribution centre, cold store 3"},
             ),
         ),
     ]
@@ -176,16 +213,16 @@ def seed_demo(session: Session) -> DemoSeed:
     seed = DemoSeed()
     if session.exec(select(Brand).where(Brand.slug == BRAND_SLUG)).first() is not None:
         seed.created = False
-        for key, name, _, _ in _ORGS:
+        for key, name, _, _, _ in _ORGS:
             org = session.exec(select(Organization).where(Organization.name == name)).first()
             if org is not None:
                 seed.orgs[key] = org
                 seed.keys[key] = create_api_key(session, org_id=org.id)[1]
         seed.run_ids = list(session.exec(select(LabelRun.id).order_by(col(LabelRun.created_at))))
         return seed
-    for key, name, kind, county in _ORGS:
+    for key, name, name_en, kind, county in _ORGS:
         seed.orgs[key], seed.keys[key] = create_org(
-            session, name=name, kind=kind, county_code=county
+            session, name=name, name_en=name_en, kind=kind, county_code=county
         )
     owner = seed.orgs["owner"]
     create_brand(
@@ -196,9 +233,13 @@ def seed_demo(session: Session) -> DemoSeed:
             name="Rongjiang Navel Orange",
             name_local="榕江脐橙",
             category="navel orange",
+            category_local="脐橙",
             description="Navel oranges grown on the terraced hills along the Duliu river in "
             "Rongjiang county, Guizhou: thin skin, high sugar, harvested from November.",
+            description_local="产自贵州省榕江县都柳江两岸梯田山地的脐橙：皮薄、糖度高，"
+            "每年十一月起采收。",
             standard="DB52/T 1590 Rongjiang navel orange",
+            standard_local="DB52/T 1590 榕江脐橙",
             county_codes=[COUNTY],
         ),
     )

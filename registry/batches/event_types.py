@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    model_validator,
+)
 
 from registry.core.identifiers import check_county_code, normalize_gtin
 
@@ -35,6 +43,33 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+LANGUAGES = ("zh", "en")
+# `data.translations`: the event's own text fields (and `place`, its location's) in other
+# languages, e.g. {"en": {"input_name": "organic compost"}}; pages show the viewer's.
+Translations = Annotated[
+    dict[
+        Literal["zh", "en"],
+        Annotated[
+            dict[Annotated[str, Field(max_length=64)], Text | list[Text]], Field(max_length=20)
+        ],
+    ],
+    Field(max_length=2),
+]
+
+
+class _Data(_Strict):
+    translations: Translations | None = None
+
+    @model_validator(mode="after")
+    def _translates_own_fields(self) -> _Data:
+        known = (set(type(self).model_fields) - {"translations"}) | {"place"}
+        for language, texts in (self.translations or {}).items():
+            unknown = sorted(set(texts) - known)
+            if unknown:
+                raise ValueError(f"translations.{language} names unknown fields: {unknown}")
+        return self
+
+
 class Location(_Strict):
     county_code: CountyCode | None = None
     place: Text | None = None
@@ -43,7 +78,7 @@ class Location(_Strict):
     lon: Annotated[float, Field(ge=-180, le=180)] | None = None
 
 
-class CreatedData(_Strict):
+class CreatedData(_Data):
     brand: Text
     lot: str
     product: Text
@@ -51,7 +86,7 @@ class CreatedData(_Strict):
     gtin: str | None = None
 
 
-class InputAppliedData(_Strict):
+class InputAppliedData(_Data):
     input_name: Text
     dose: Positive
     dose_unit: Text
@@ -60,14 +95,14 @@ class InputAppliedData(_Strict):
     pre_harvest_interval_days: Annotated[JsonInt, Field(ge=0)] | None = None
 
 
-class HarvestedData(_Strict):
+class HarvestedData(_Data):
     quantity: Positive
     unit: MassUnit
     harvest_date: date
     plot: Text | None = None
 
 
-class InspectedData(_Strict):
+class InspectedData(_Data):
     method: Text
     analytes: Annotated[list[Text], Field(min_length=1)]
     result: Literal["pass", "fail"]
@@ -75,19 +110,19 @@ class InspectedData(_Strict):
     certificate_ref: Text | None = None
 
 
-class CooledData(_Strict):
+class CooledData(_Data):
     place: Text
     temperature_c: Annotated[float, Field(ge=-60, le=60)] | None = None
 
 
-class PackedData(_Strict):
+class PackedData(_Data):
     units: Annotated[JsonInt, Field(gt=0)]
     unit_size: Positive
     unit: MassUnit
     packing_site: Text | None = None
 
 
-class LabeledData(_Strict):
+class LabeledData(_Data):
     run_id: str
     first_serial: str
     last_serial: str
@@ -95,12 +130,12 @@ class LabeledData(_Strict):
     key_id: str
 
 
-class StoredData(_Strict):
+class StoredData(_Data):
     place: Text
     conditions: Text | None = None
 
 
-class ShippedData(_Strict):
+class ShippedData(_Data):
     quantity: Positive
     unit: Unit
     to_org_id: Text
@@ -108,31 +143,31 @@ class ShippedData(_Strict):
     reference_doc: Text | None = None
 
 
-class ReceivedData(_Strict):
+class ReceivedData(_Data):
     quantity: Positive
     unit: Unit
     from_org_id: Text
     reference_doc: Text | None = None
 
 
-class SoldData(_Strict):
+class SoldData(_Data):
     channel: Text
     quantity: Positive
     unit: Unit = "unit"
 
 
-class RecalledData(_Strict):
+class RecalledData(_Data):
     reason: Text
     scope: Text
 
 
-class CorrectionData(_Strict):
+class CorrectionData(_Data):
     seq: Annotated[JsonInt, Field(ge=0)]
     reason: Text
     corrected_data: dict[str, Any] | None = None
 
 
-DATA_MODELS: dict[str, type[_Strict]] = {
+DATA_MODELS: dict[str, type[_Data]] = {
     "created": CreatedData,
     "input_applied": InputAppliedData,
     "harvested": HarvestedData,

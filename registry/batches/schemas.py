@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from registry.batches.event_types import Translations
 from registry.batches.models import Batch, BatchStatus, Event
 from registry.core.identifiers import check_gs1_text, normalize_gtin
 from registry.core.time import as_utc, in_offset
@@ -24,6 +25,8 @@ class BatchCreate(BaseModel):
     product: Annotated[str, Field(min_length=1, max_length=200)]
     variety: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     gtin: Gtin | None = None
+    # `product` and `variety` in other languages, kept in event 0's data.
+    translations: Translations | None = None
 
 
 class ChainHead(BaseModel):

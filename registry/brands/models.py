@@ -32,6 +32,11 @@ class Brand(SQLModel, table=True):
     category: str = Field(max_length=100)
     description: str | None = Field(default=None, max_length=4000)
     standard: str | None = Field(default=None, max_length=200)
+    # Chinese beside the English `category`, `description`, `standard` (as `name_local` is
+    # beside `name`); pages show the viewer's language where the brand has it.
+    category_local: str | None = Field(default=None, max_length=100)
+    description_local: str | None = Field(default=None, max_length=4000)
+    standard_local: str | None = Field(default=None, max_length=200)
     county_codes: list[str] = Field(sa_column=Column(JSON, nullable=False))
     status: BrandStatus = Field(default=BrandStatus.active, sa_type=String(20))
     # Scans of one code above this count mark it suspicious; None uses the setting.

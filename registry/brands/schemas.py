@@ -23,8 +23,11 @@ class BrandCreate(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     name_local: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     category: Annotated[str, Field(min_length=1, max_length=100)]
+    category_local: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     description: Annotated[str, Field(max_length=4000)] | None = None
+    description_local: Annotated[str, Field(max_length=4000)] | None = None
     standard: Annotated[str, Field(max_length=200)] | None = None
+    standard_local: Annotated[str, Field(max_length=200)] | None = None
     county_codes: Annotated[list[CountyCode], Field(min_length=1, max_length=100)]
     scan_alert_threshold: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
 
@@ -34,7 +37,9 @@ class BrandUpdate(BaseModel):
 
     status: BrandStatus | None = None
     description: Annotated[str, Field(max_length=4000)] | None = None
+    description_local: Annotated[str, Field(max_length=4000)] | None = None
     standard: Annotated[str, Field(max_length=200)] | None = None
+    standard_local: Annotated[str, Field(max_length=200)] | None = None
     scan_alert_threshold: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
 
 
@@ -46,8 +51,11 @@ class BrandPublic(BaseModel):
     name: str
     name_local: str | None
     category: str
+    category_local: str | None
     description: str | None
+    description_local: str | None
     standard: str | None
+    standard_local: str | None
     county_codes: list[str]
     status: BrandStatus
     scan_alert_threshold: int | None

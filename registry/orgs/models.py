@@ -26,6 +26,9 @@ class Organization(SQLModel, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     name: str = Field(max_length=200)
+    # The registered name is the legal one (Chinese for Chinese organizations); pages in
+    # English show this name where the organization gave one.
+    name_en: str | None = Field(default=None, max_length=200)
     kind: OrgKind = Field(sa_type=String(20))
     county_code: str | None = Field(default=None, max_length=6)
     credit_code: str | None = Field(default=None, max_length=18, unique=True)

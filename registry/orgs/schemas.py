@@ -16,6 +16,7 @@ class OrgCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
+    name_en: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     kind: OrgKind
     county_code: Annotated[str, AfterValidator(check_county_code)] | None = None
     credit_code: Annotated[str, AfterValidator(check_credit_code)] | None = None
@@ -26,6 +27,7 @@ class OrgPublic(BaseModel):
 
     id: str
     name: str
+    name_en: str | None
     kind: OrgKind
     county_code: str | None
     credit_code: str | None

@@ -43,6 +43,7 @@ def create_org(
     kind: OrgKind,
     county_code: str | None = None,
     credit_code: str | None = None,
+    name_en: str | None = None,
 ) -> tuple[Organization, str]:
     """Create an organization with its first API key; returns the org and the raw key."""
     if (
@@ -52,7 +53,9 @@ def create_org(
         ).first()
     ):
         raise Conflict(f"an organization with credit code {credit_code} already exists")
-    org = Organization(name=name, kind=kind, county_code=county_code, credit_code=credit_code)
+    org = Organization(
+        name=name, name_en=name_en, kind=kind, county_code=county_code, credit_code=credit_code
+    )
     session.add(org)
     session.flush()
     _, raw = create_api_key(session, org_id=org.id)

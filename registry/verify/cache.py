@@ -412,6 +412,7 @@ class VerifyCache:
             merged.licensed |= f.licensed
             merged.events.update(f.events)
             merged.actor_names.update(f.actor_names)
+            merged.actor_names_en.update(f.actor_names_en)
             merged.audits.update(f.audits)
             parts.update(entry.parts)
         merged.runs = runs
@@ -444,6 +445,7 @@ class _Loaded:
     runs: dict[str, list[RunRange]]
     events: dict[str, list[Event]]
     actor_names: dict[str, str]
+    actor_names_en: dict[str, str]
 
     def of(self, rows: list[tuple[Batch, Organization]]) -> CachedFacts:
         """The facts of one lot's batches."""
@@ -465,6 +467,12 @@ class _Loaded:
                 for group in events.values()
                 for e in group
             },
+            actor_names_en={
+                e.actor_org_id: self.actor_names_en[e.actor_org_id]
+                for group in events.values()
+                for e in group
+                if e.actor_org_id in self.actor_names_en
+            },
         )
 
 
@@ -473,7 +481,7 @@ def _load_facts(
 ) -> _Loaded:
     batch_ids = [batch.id for batch, _ in rows]
     if not batch_ids:
-        return _Loaded({}, set(), {}, {}, {})
+        return _Loaded({}, set(), {}, {}, {}, {})
     brands = {b.id: b for b in session.exec(select(Brand).where(col(Brand.id).in_(brand_ids)))}
     licensed_pairs = {
         (brand_id, org_id)
@@ -495,15 +503,18 @@ def _load_facts(
         runs[batch_id].append(RunRange(first, last, key_id))
     events: dict[str, list[Event]] = defaultdict(list)
     actor_names: dict[str, str] = {}
-    for event, actor in session.exec(
-        select(Event, Organization.name)
+    actor_names_en: dict[str, str] = {}
+    for event, actor, actor_en in session.exec(
+        select(Event, Organization.name, Organization.name_en)
         .join(Organization, col(Organization.id) == Event.actor_org_id)
         .where(col(Event.batch_id).in_(batch_ids))
         .order_by(col(Event.batch_id), col(Event.seq), col(Event.id))
     ):
         events[event.batch_id].append(event)
         actor_names[event.actor_org_id] = actor
-    return _Loaded(brands, licensed_pairs, dict(runs), dict(events), actor_names)
+        if actor_en:
+            actor_names_en[event.actor_org_id] = actor_en
+    return _Loaded(brands, licensed_pairs, dict(runs), dict(events), actor_names, actor_names_en)
 
 
 def _render(batch: Batch, facts: CachedFacts) -> BatchParts:

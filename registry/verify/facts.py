@@ -52,6 +52,7 @@ class Facts:
     licensed: set[str] = field(default_factory=set)
     events: dict[str, list[Event]] = field(default_factory=dict)
     actor_names: dict[str, str] = field(default_factory=dict)
+    actor_names_en: dict[str, str] = field(default_factory=dict)  # where an org has one
     counters: dict[CodeKey, tuple[int, datetime]] = field(default_factory=dict)
 
     def audit(self, batch: Batch) -> AuditReport:
@@ -121,7 +122,7 @@ _BATCHES = (
 )
 _RUNS = select(LabelRun).where(col(LabelRun.batch_id).in_(bindparam("batch_ids", expanding=True)))
 _EVENTS = (
-    select(Event, Organization.name)
+    select(Event, Organization.name, Organization.name_en)
     .join(Organization, col(Organization.id) == Event.actor_org_id)
     .where(col(Event.batch_id).in_(bindparam("batch_ids", expanding=True)))
     .order_by(col(Event.batch_id), col(Event.seq), col(Event.id))
@@ -160,9 +161,11 @@ def load_facts(
     facts.runs = dict(runs)
 
     events: dict[str, list[Event]] = defaultdict(list)
-    for event, actor in session.exec(_EVENTS, params={"batch_ids": batch_ids}):
+    for event, actor, actor_en in session.exec(_EVENTS, params={"batch_ids": batch_ids}):
         events[event.batch_id].append(event)
         facts.actor_names[event.actor_org_id] = actor
+        if actor_en:
+            facts.actor_names_en[event.actor_org_id] = actor_en
     facts.events = dict(events)
 
     if with_counters:

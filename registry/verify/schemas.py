@@ -57,12 +57,17 @@ class BrandInfo(BaseModel):
     status: str
     description: str | None
     standard: str | None
+    # Chinese beside the English texts above (issue 13); None where the brand has none.
+    category_local: str | None = None
+    description_local: str | None = None
+    standard_local: str | None = None
 
 
 class ProducerInfo(BaseModel):
     id: str
     name: str
     county_code: str | None
+    name_en: str | None = None
 
 
 class BatchInfo(BaseModel):
@@ -83,6 +88,7 @@ class TimelineEntry(BaseModel):
     event_time: datetime
     actor: str
     place: str | None
+    actor_en: str | None = None
     county_code: str | None
     data: dict[str, Any]
 

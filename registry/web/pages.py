@@ -43,22 +43,30 @@ class TimelineItem:
     entry: TimelineEntry
     label: str
     facts: list[str]
+    # The entry's data and place in the page's language where the event translates them.
+    data: dict[str, Any]
+    place: str | None
 
 
-def _facts(ctx: PageContext, entry: TimelineEntry) -> list[str]:
+def _facts(ctx: PageContext, entry: TimelineEntry, data: dict[str, Any]) -> list[str]:
     facts = []
     for message_id, fields in EVENT_FACTS.get(entry.type, ()):
-        if any(entry.data.get(name) in (None, "") for name in fields):
+        if any(data.get(name) in (None, "") for name in fields):
             continue
-        values: dict[str, Any] = {name: format_number(entry.data[name]) for name in fields}
+        values: dict[str, Any] = {name: format_number(data[name]) for name in fields}
         if "unit" in values:
-            values["unit"] = ctx.unit(entry.data["unit"])
+            values["unit"] = ctx.unit(data["unit"])
         if "result" in values:
-            values["result"] = ctx.t.optional(
-                f"inspection.{entry.data['result']}", values["result"]
-            )
+            values["result"] = ctx.t.optional(f"inspection.{data['result']}", values["result"])
         facts.append(ctx.t(message_id, **values))
     return facts
+
+
+def _timeline_item(ctx: PageContext, entry: TimelineEntry) -> TimelineItem:
+    data = ctx.localized(entry.data)
+    # `translations.<lang>.place` translates the location's place too (and data.place).
+    place = ctx.localized({**entry.data, "place": entry.place})["place"] if entry.place else None
+    return TimelineItem(entry, _event_label(ctx, entry.type), _facts(ctx, entry, data), data, place)
 
 
 def _event_label(ctx: PageContext, event_type: str) -> str:
@@ -74,6 +82,8 @@ def verification_page(request: Request, result: VerifyResult) -> HTMLResponse:
     entries = result.timeline if vouched else []
     recalls = [e for e in entries if e.type == "recalled"]
     codes = {reason.code for reason in result.reasons}
+    timeline = [_timeline_item(ctx, e) for e in entries]
+    created = next((item.data for item in timeline if item.entry.type == "created"), {})
     response = render(
         ctx,
         "verify.html",
@@ -84,8 +94,14 @@ def verification_page(request: Request, result: VerifyResult) -> HTMLResponse:
         producer=result.producer if vouched else None,
         chain=result.chain if vouched else None,
         scans=result.scans if vouched else None,
-        timeline=[TimelineItem(e, _event_label(ctx, e.type), _facts(ctx, e)) for e in entries],
-        inspections=[e for e in entries if e.type == "inspected"],
+        timeline=timeline,
+        inspections=[item for item in timeline if item.entry.type == "inspected"],
+        product=created.get("product", result.batch.product) if result.batch else "",
+        variety=created.get("variety", result.batch.variety) if result.batch else None,
+        harvest_place=next(
+            (item.place for item in timeline if item.entry.type == "harvested" and item.place),
+            result.batch.harvest_place if result.batch else None,
+        ),
         recall=recalls[-1] if recalls else None,
         looks_copied=bool(codes & CLONE_SIGNALS),
         show_reasons=result.verdict != Verdict.genuine,

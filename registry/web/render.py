@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from registry.web.counties import county_name
 from registry.web.i18n import LANGUAGES, Translator, negotiate
 
 # The registry serves Chinese county brands; one display zone keeps a page's times comparable.
@@ -58,11 +59,30 @@ class PageContext:
         self.t = Translator(self.lang)
 
     def county(self, code: str | None) -> str:
-        """`522632 榕江县` for the counties the catalogue names, the bare code otherwise."""
+        """`522632 榕江县` (`522632 Rongjiang County` in English where the catalogue has the
+        English name; the Chinese name from the division table otherwise), or the bare
+        code for a code the table does not know."""
         if not code:
             return ""
-        name = self.t.optional(f"county.{code}", "")
+        name = self.t.optional(f"county.{code}", "") or county_name(code) or ""
         return f"{code} {name}" if name else code
+
+    def text(self, record: Any, field: str) -> str:
+        """A brand text in the page's language: on a Chinese page `{field}_local` where the
+        record has it, else `{field}` (English, or whatever the owner wrote there)."""
+        local = getattr(record, f"{field}_local", None) if self.lang == "zh" else None
+        value = local or getattr(record, field, None)
+        return "" if value is None else str(value)
+
+    def org_name(self, name: str, name_en: str | None) -> str:
+        """An organization's registered (legal) name, or its English name on English pages."""
+        return name_en if self.lang == "en" and name_en else name
+
+    def localized(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Event data with its `translations` into the page's language applied."""
+        translations = data.get("translations") or {}
+        mine = translations.get(self.lang) if isinstance(translations, dict) else None
+        return {**data, **mine} if isinstance(mine, dict) else data
 
     def brand_name(self, brand: Any) -> str:
         """The brand's name in the page's language: `name_local` (Chinese) on a Chinese page

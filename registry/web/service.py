@@ -18,15 +18,18 @@ from registry.orgs.models import Organization
 @dataclass(frozen=True)
 class BrandOverview:
     brand: Brand
-    cooperatives: list[str]
+    cooperatives: list[tuple[str, str | None]]  # (registered name, English name)
     # (season year, batch count), newest season first.
     seasons: list[tuple[int, int]]
 
 
-def licensed_cooperatives(session: Session, *, brand_id: str, day: date) -> list[str]:
-    """Names of the cooperatives holding an active license valid on `day`, sorted."""
+def licensed_cooperatives(
+    session: Session, *, brand_id: str, day: date
+) -> list[tuple[str, str | None]]:
+    """(Name, English name) of the cooperatives holding an active license valid on `day`,
+    sorted by name."""
     names = session.exec(
-        select(Organization.name)
+        select(Organization.name, Organization.name_en)
         .join(License, col(License.org_id) == col(Organization.id))
         .where(
             License.brand_id == brand_id,

@@ -33,7 +33,7 @@ def test_cooperatives_and_seasons(world: World) -> None:
         overview = brand_overview(session, slug=BRAND, today=today)
 
     assert overview.brand.slug == BRAND
-    assert overview.cooperatives == ["coop org"]  # coop2's license was revoked
+    assert overview.cooperatives == [("coop org", None)]  # coop2's license was revoked
     expected = {2025: 2, today.year: 2}
     assert overview.seasons == sorted(expected.items(), reverse=True)
 
