@@ -68,10 +68,11 @@ def test_docs_render_in_chromium_with_the_network_off(
             route.abort("internetdisconnected")
 
     page.context.route("**/*", only_this_server)
-    page.goto(f"{live_server}/docs")
-    page.locator(".swagger-ui .info .title").wait_for(timeout=15_000)
+    page.goto(f"{live_server}/docs", timeout=60_000)
+    # Generous waits: Swagger UI is 1.5 MB of script, slow to start on a loaded machine.
+    page.locator(".swagger-ui .info .title").wait_for(timeout=120_000)
     assert "Origin Registry" in page.locator(".swagger-ui .info .title").inner_text()
     # The operations are listed, e.g. the public brand list.
-    page.locator(".opblock-summary-path", has_text="/v1/brands").first.wait_for()
+    page.locator(".opblock-summary-path", has_text="/v1/brands").first.wait_for(timeout=60_000)
     assert refused == [], f"the docs tried to reach the internet: {refused}"
     screenshot(page, "docs-offline")
