@@ -15,16 +15,23 @@ import uvicorn
 from pydantic import ValidationError
 from rich.progress import Progress
 
+from registry.cli_help import RegistryTyper
 from registry.core.config import Settings, get_settings
 from registry.core.db import get_engine, unit_of_work
 from registry.orgs.models import OrgKind
 
-app = typer.Typer(help="Origin Registry: traceability and brand registry.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-admin_app = typer.Typer(help="Organizations and API keys.", no_args_is_help=True)
+app = RegistryTyper(
+    help="Origin Registry: traceability and brand registry for county brands.\n\n"
+    "Records each batch's life in hash-chained events, signs the QR labels on its packaging "
+    "and answers whether a label is genuine. Settings come from REGISTRY_* environment "
+    "variables (see the README); `registry COMMAND --help` tells more about a command.",
+    no_args_is_help=True,
+)
+db_app = RegistryTyper(help="Database schema.", no_args_is_help=True)
+admin_app = RegistryTyper(help="Organizations and API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
-keys_app = typer.Typer(help="Label signing keys.", no_args_is_help=True)
+keys_app = RegistryTyper(help="Label signing keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 
@@ -41,17 +48,36 @@ def _serve(host: str, port: int, workers: int) -> None:
 
 @app.command()
 def serve(
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    workers: Annotated[int, typer.Option(min=1)] = 1,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, metavar="N", help="API processes (uvicorn workers).")
+    ] = 1,
 ) -> None:
-    """Serve the HTTP API (stateless: run several workers or machines behind a proxy)."""
+    """Serve the HTTP API.
+
+    The API keeps no state between requests: run several processes here, or on several
+    machines behind a proxy, against one database and one Redis. Label URLs use
+    REGISTRY_PUBLIC_URL, which should be the address clients reach.
+
+    \b
+    Examples:
+      registry serve
+      registry serve --host 0.0.0.0 --port 8080 --workers 4
+      REGISTRY_DATABASE_URL=postgresql+psycopg://registry@db/registry registry serve
+    """
     _serve(host, port, workers)
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
-    """Apply the schema migrations."""
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Migration to go to.")] = "head",
+) -> None:
+    """Apply the schema migrations.
+
+    Safe to run again: migrations already applied are skipped. Run it before starting a new
+    version of the API and its workers.
+    """
     from registry.migrate import upgrade
 
     upgrade(get_engine(), revision)
@@ -60,13 +86,30 @@ def db_upgrade(revision: str = "head") -> None:
 
 @admin_app.command("create-org")
 def create_org(
-    name: Annotated[str, typer.Option()],
-    kind: Annotated[OrgKind, typer.Option()],
-    county_code: Annotated[str | None, typer.Option()] = None,
-    credit_code: Annotated[str | None, typer.Option()] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    name: Annotated[str, typer.Option(help="Registered (legal) name.")],
+    kind: Annotated[
+        OrgKind,
+        typer.Option(
+            metavar="KIND", help="admin, brand_owner, cooperative, handler, platform or regulator."
+        ),
+    ],
+    county_code: Annotated[
+        str | None, typer.Option(metavar="CODE", help="6-digit county code, e.g. 522632.")
+    ] = None,
+    credit_code: Annotated[
+        str | None, typer.Option(metavar="CODE", help="18-character unified social credit code.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Create an organization and its first API key (the key is printed once)."""
+    """Create an organization and its first API key.
+
+    The key is printed once and stored only as a hash: keep it. The first admin is made
+    this way; later organizations can also be created over HTTP by an admin.
+
+    \b
+    Example:
+      registry admin create-org --name "Registry admin" --kind admin --json
+    """
     from registry.orgs.schemas import OrgCreate
     from registry.orgs.service import create_org as create
 
@@ -92,10 +135,13 @@ def create_org(
 
 @admin_app.command("create-key")
 def create_key(
-    org: Annotated[str, typer.Option(help="organization id")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    org: Annotated[str, typer.Option(metavar="ID", help="Organization id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Issue another API key for an organization (printed once)."""
+    """Issue another API key for an organization.
+
+    The key is printed once. Older keys keep working.
+    """
     from registry.orgs.service import create_api_key
 
     with unit_of_work(write=True) as session:
@@ -139,8 +185,13 @@ def _print_keys(keys: list[Any], as_json: bool) -> None:
 
 
 @keys_app.command("create")
-def keys_create(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Create the active label key (refused if one is active: use `rotate`)."""
+def keys_create(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create the active label signing key.
+
+    Refused if a key is already active: use `registry keys rotate`.
+    """
     from registry.labels.service import create_key
 
     passphrase = _settings_or_exit().key_passphrase
@@ -150,8 +201,13 @@ def keys_create(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 
 
 @keys_app.command("rotate")
-def keys_rotate(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Retire the active key (its labels keep verifying) and create a new active one."""
+def keys_rotate(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Retire the active label key and create a new one.
+
+    Labels signed with the retired key keep verifying: its public key stays published.
+    """
     from registry.labels.service import rotate_key
 
     passphrase = _settings_or_exit().key_passphrase
@@ -161,8 +217,15 @@ def keys_rotate(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Revoke a key: every label it signed verifies as invalid from now on."""
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="4 hex digits.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Revoke a label key.
+
+    Every label it signed verifies as invalid from now on; offline verifiers learn it from
+    the published key set within minutes. There is no undo.
+    """
     from registry.labels.service import revoke_key
 
     _settings_or_exit()
@@ -172,8 +235,11 @@ def keys_revoke(key_id: str, as_json: Annotated[bool, typer.Option("--json")] = 
 
 
 @keys_app.command("list")
-def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Every label key with its status (all are published in the JWKS)."""
+def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List every label key with its status.
+
+    All of them are published at /.well-known/registry-keys.json.
+    """
     from registry.labels.service import list_keys
 
     _settings_or_exit()
@@ -184,21 +250,32 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @app.command("verify-code")
 def verify_code(
-    url: str,
+    url: Annotated[str, typer.Argument(help="The label URL from the QR code.")],
     offline: Annotated[
-        bool, typer.Option("--offline", help="check signature and key status only")
+        bool, typer.Option("--offline", help="Check the signature and key status only.")
     ] = False,
     keys: Annotated[
-        Path | None, typer.Option(help="JWKS file (from /.well-known/registry-keys.json)")
+        Path | None,
+        typer.Option(metavar="FILE", help="Key set from /.well-known/registry-keys.json."),
     ] = None,
-    remote: Annotated[str | None, typer.Option(help="ask this registry (base URL)")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    remote: Annotated[
+        str | None, typer.Option(metavar="URL", help="Ask this registry (its base URL).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Verify a label URL: exit 0 if genuine, 1 otherwise.
 
-    Default: the full verdict from this registry's database. `--remote URL`: the full
-    verdict from another registry over HTTP. `--offline --keys FILE`: only the signature
-    and the key's status, with no database or network.
+    By default the verdict comes from this registry's database. With --remote it comes
+    from another registry over HTTP. With --offline and --keys only the signature and the
+    key's status are checked, with no database and no network. Checks from this command
+    are not counted as consumer scans.
+
+    \b
+    Examples:
+      registry verify-code 'https://registry.example.cn/01/06901234567892/10/RJ-A/21/00000001?8030=...'
+      registry verify-code "$URL" --remote https://registry.example.cn --json
+      curl -s https://registry.example.cn/.well-known/registry-keys.json > keys.json
+      registry verify-code "$URL" --offline --keys keys.json
     """
     from registry.verify import cli_verify
 
@@ -224,11 +301,20 @@ def _print_broken(report: Any) -> None:
 
 @app.command()
 def audit(
-    batch: Annotated[str | None, typer.Option(help="audit one batch")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="audit every batch")] = False,
+    batch: Annotated[str | None, typer.Option(metavar="ID", help="Audit one batch.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Audit every batch.")] = False,
 ) -> None:
-    """Recompute every chain hash; one line per broken chain, exit 1 if any is broken
-    (exit 2 for a usage error such as an unknown batch)."""
+    """Recompute the hash chains of batches.
+
+    Prints one line per broken chain, naming the batch and its first bad record, and exits
+    with status 1 if any chain is broken, 0 if all are intact, 2 for a usage error such as
+    an unknown batch. A progress bar shows on a terminal.
+
+    \b
+    Examples:
+      registry audit --all
+      registry audit --batch 6f1c2d4e-0a8b-4c1d-9e2f-3a4b5c6d7e8f
+    """
     from registry.batches.audit import audit_all, audit_batch, count_events
     from registry.batches.service import get_batch
     from registry.core.errors import RegistryError
@@ -276,12 +362,29 @@ def _demo_labels(seed: Any, out: Path, base_url: str) -> list[Any]:
 
 @app.command()
 def demo(
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    serve_api: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
-    out: Annotated[Path, typer.Option(help="where sample files are written")] = Path("demo-output"),
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API after seeding.")
+    ] = True,
+    out: Annotated[
+        Path, typer.Option(metavar="DIR", help="Where API keys and QR images are written.")
+    ] = Path("demo-output"),
 ) -> None:
-    """Migrate the database, seed a county brand with its chain of custody, and serve."""
+    """Seed a demo county brand and serve it.
+
+    Migrates the database (a SQLite file unless REGISTRY_DATABASE_URL says otherwise),
+    seeds Rongjiang navel oranges with its owner, cooperatives, a handler and a regulator,
+    three batches from harvest to shipment in Chinese and English, and a run of signed
+    labels; writes QR images of a few labels; prints the API keys, the URLs to scan and the
+    brand page; then serves on HOST:PORT. Run again, it issues new keys and seeds nothing.
+
+    \b
+    Examples:
+      registry demo
+      registry demo --port 8080 --out /tmp/demo
+      registry demo --no-serve && registry serve --workers 2
+    """
     from registry.demo import BRAND_SLUG, seed_demo
     from registry.migrate import upgrade
 
@@ -332,8 +435,11 @@ def demo(
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def worker(ctx: typer.Context) -> None:
-    """Run a Celery worker (`celery worker`; extra options are passed on, e.g.
-    `--concurrency 4`). Needs REGISTRY_REDIS_URL."""
+    """Run a Celery worker.
+
+    Renders label sheets and drains the scan stream. Needs REGISTRY_REDIS_URL; extra
+    options go to `celery worker`, e.g. `registry worker --concurrency 4`.
+    """
     if not _settings_or_exit().redis_url:
         print(
             "error: REGISTRY_REDIS_URL is not set (without it tasks run in-process)",
@@ -347,9 +453,12 @@ def worker(ctx: typer.Context) -> None:
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def beat(ctx: typer.Context) -> None:
-    """Run the Celery beat scheduler (`celery beat`; extra options are passed on): scan
-    drains, chain audits of recently changed batches, job expiry. Run exactly one. Without
-    REGISTRY_REDIS_URL the scheduled tasks run inside this process."""
+    """Run the Celery beat scheduler (run exactly one).
+
+    Schedules scan drains, chain audits of recently changed batches and job expiry.
+    Without REGISTRY_REDIS_URL the scheduled tasks run inside this process. Extra options
+    go to `celery beat`.
+    """
     _settings_or_exit()
     from workers.app import celery_app
 
