@@ -46,7 +46,12 @@ def test_a_genuine_code_says_where_it_came_from(world: World, labels: tuple) -> 
     assert result["brand"]["slug"] == BRAND
     assert result["brand"]["county_codes"] == ["522632"]
     assert result["brand"]["name_local"] == "榕江脐橙"
-    assert result["producer"] == {"id": world.coop.id, "name": "coop org", "county_code": "522632"}
+    assert result["producer"] == {
+        "id": world.coop.id,
+        "name": "coop org",
+        "county_code": "522632",
+        "name_en": None,
+    }
     summary = result["batch"]
     assert (summary["id"], summary["lot"], summary["status"]) == (batch["id"], batch["lot"], "open")
     assert summary["harvest_date"] == "2026-11-20"
