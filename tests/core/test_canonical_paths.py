@@ -119,6 +119,8 @@ COMMON: list[Any] = [
     "text 榕江 \u2028",
     0,
     -(2**53 - 1),
+    float(2**53 - 1),
+    -float(2**53 - 1),
     5000.0,
     -5000.0,
     [1, "a", None, [True]],
@@ -128,7 +130,7 @@ COMMON: list[Any] = [
 ]
 
 
-@pytest.mark.parametrize("value", COMMON, ids=repr)
+@pytest.mark.parametrize("value", COMMON)
 def test_the_common_case_takes_the_fast_path(value: Any, reference: ReferenceCalls) -> None:
     """Event bodies (ASCII keys, strings, integers, integral floats) never reach the slow
     reference implementation; its output is the same, so only this test can tell."""
@@ -149,7 +151,6 @@ def test_the_common_case_takes_the_fast_path(value: Any, reference: ReferenceCal
         {"a": {"b": [1e-7]}},
         {"a": 1, "ключ": 2},
     ],
-    ids=repr,
 )
 def test_other_values_take_the_reference_path(value: Any, reference: ReferenceCalls) -> None:
     # Integers beyond 2**53 are refused by the reference, which was still asked.
