@@ -72,7 +72,15 @@ def test_the_canonical_x_is_accepted_and_decodes_to_the_rfc_key() -> None:
 
 @pytest.mark.parametrize(
     ("x", "size"),
-    [(X_1[:-4], "29 bytes"), (X_1 + "AAAA", "35 bytes"), ("", "0 bytes")],
+    [
+        (X_1[:-4], "29 bytes"),
+        (X_1[:-1], "31 bytes"),
+        (X_1[:35], "26 bytes"),
+        (X_1 + "AAA", "34 bytes"),
+        (X_1 + "AAAA", "35 bytes"),
+        ("AAAA", "3 bytes"),
+        ("", "0 bytes"),
+    ],
 )
 def test_an_x_of_the_wrong_size_names_the_size(x: str, size: str) -> None:
     error = refusal(jwk(x=x))
@@ -88,6 +96,7 @@ def test_an_x_that_is_not_unpadded_base64url_is_refused_naming_the_key(x: object
     error = refusal(jwk(), dict(document, kid=key(RAW_2).kid) if x is not None else document)
     assert error.message.startswith("JWKS key 1 ")
     assert "`x`" in error.message
+    assert "base64url" in error.message
 
 
 @pytest.mark.parametrize(
@@ -126,6 +135,8 @@ def test_a_malformed_kid_is_named(kid: object) -> None:
         del document["kid"]
     error = refusal(document)
     assert (error.expected, error.actual) == ("4 lowercase hex characters", repr(kid))
+    assert error.message.startswith("JWKS key 0 ")
+    assert "kid" in error.message
 
 
 def test_a_kid_that_breaks_the_sha256_rule_names_the_key_and_both_ids() -> None:
@@ -142,12 +153,15 @@ def test_an_unknown_status_is_named(status: object) -> None:
     error = refusal(document)
     assert error.expected == "active / retired / revoked"
     assert error.actual == repr(status)
+    assert error.message.startswith("JWKS key 0 ")
+    assert "status" in error.message
 
 
 def test_a_public_key_with_an_unknown_status_is_refused() -> None:
     with pytest.raises(KeySetError) as caught:
         key(status="expired")
     assert (caught.value.expected, caught.value.actual) == ("active / retired / revoked", "expired")
+    assert "status" in caught.value.message
 
 
 @pytest.mark.parametrize("size", [0, 31, 33])
@@ -161,6 +175,7 @@ def test_a_key_id_that_breaks_the_rule_names_both_ids() -> None:
     with pytest.raises(KeySetError) as caught:
         PublicKey(key_id=b"\x00\x00", raw=RAW_1, status="active")
     assert (caught.value.expected, caught.value.actual) == (key().kid, "0000")
+    assert "key id" in caught.value.message
 
 
 @pytest.mark.parametrize("document", [None, [], "keys", {}, {"keys": None}, {"keys": {}}])
@@ -198,6 +213,7 @@ def test_an_unknown_key_id_lists_the_known_ones() -> None:
         keys.verify(b"\xff\xfe", MESSAGE, bytes(64))
     known = ", ".join(sorted([key().kid, key(RAW_2).kid]))
     assert (caught.value.expected, caught.value.actual) == (f"one of {known}", "fffe")
+    assert "fffe" in caught.value.message
     with pytest.raises(UnknownKeyError) as caught:
         KeySet().verify(b"\xff\xfe", MESSAGE, bytes(64))
     assert caught.value.expected == "one of (no keys)"
@@ -220,6 +236,7 @@ def test_a_bad_signature_names_the_key_and_the_signature() -> None:
         keys.verify(key().key_id, MESSAGE + b"1", signature)
     assert caught.value.actual == signature.hex()
     assert caught.value.expected == f"an Ed25519 signature by key {key().kid}"
+    assert key().kid in caught.value.message
 
 
 def test_the_jwk_is_rfc8037_with_the_registry_members() -> None:
