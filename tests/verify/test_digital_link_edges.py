@@ -11,6 +11,7 @@ from registry.verify.digital_link import (
     LabelCode,
     build_url,
     decode_digsig,
+    element_string,
     encode_digsig,
     parse_parts,
     parse_url,
@@ -147,6 +148,7 @@ def test_bad_parts_name_the_field_and_the_value(
         lambda: parse_parts(gtin, lot, serial, DIGSIG),
         lambda: LabelCode(gtin, lot, serial, KEY_ID, SIGNATURE),
         lambda: build_url(BASE, gtin, lot, serial, DIGSIG),
+        lambda: element_string(gtin, lot, serial),
     ):
         with pytest.raises(CodeFormatError) as caught:
             build()
@@ -165,6 +167,8 @@ def test_a_label_code_holds_only_a_valid_14_digit_gtin(gtin: str) -> None:
     with pytest.raises(CodeFormatError) as caught:
         LabelCode(gtin, "L", "S", KEY_ID, SIGNATURE)
     assert caught.value.actual == gtin
+    if len(gtin) != 14:
+        assert caught.value.expected == "14 digits"
 
 
 def test_a_label_code_accepts_a_valid_14_digit_gtin_and_keeps_it() -> None:

@@ -169,6 +169,7 @@ def test_a_raw_key_of_the_wrong_length_names_both_lengths(size: int) -> None:
     with pytest.raises(KeySetError) as caught:
         key_id_for(b"\x01" * size)
     assert (caught.value.expected, caught.value.actual) == ("32 bytes", f"{size} bytes")
+    assert "Ed25519" in caught.value.message
 
 
 def test_a_key_id_that_breaks_the_rule_names_both_ids() -> None:
