@@ -28,6 +28,14 @@ REDIS_URL = os.environ.get("REGISTRY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15
 REQUIRE_SERVICES = os.environ.get("REGISTRY_TEST_REQUIRE_SERVICES") == "1"
 ASSETS = Path(__file__).parent / "assets"
 
+# scripts/mutation sets this so each property test draws the same examples in every run: a
+# mutant's verdict then depends on the mutant, not on the draw.
+if os.environ.get("REGISTRY_HYPOTHESIS_DERANDOMIZE") == "1":
+    from hypothesis import settings
+
+    settings.register_profile("mutation", derandomize=True, database=None)
+    settings.load_profile("mutation")
+
 
 def asset(name: str) -> Path:
     """A checked-in known-good file under tests/assets/."""

@@ -171,3 +171,42 @@ def test_every_single_character_typo_in_a_credit_code_is_caught() -> None:
             typo = valid[:i] + c + valid[i + 1 :]
             with pytest.raises(IdentifierError):
                 check_credit_code(typo)
+
+
+def test_gs1_text_names_the_lot_by_default() -> None:
+    with pytest.raises(IdentifierError, match=r"^lot must be 1-20 characters, got 0$"):
+        check_gs1_text("")
+    with pytest.raises(IdentifierError, match=r"^lot has characters"):
+        check_gs1_text("a b")
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [("06901234567893", "3"), ("00012345600019", "9"), ("96385070", "0")],
+)
+def test_gtin_check_digit_error_names_found_and_expected(value: str, found: str) -> None:
+    expected = str(gs1_check_digit(value[:-1]))
+    with pytest.raises(IdentifierError) as caught:
+        normalize_gtin(value)
+    assert f"check digit {found}, expected {expected}" in str(caught.value)
+    assert value in str(caught.value)
+
+
+def test_gtin_refusals_name_the_value() -> None:
+    with pytest.raises(IdentifierError, match="'690123456'"):
+        normalize_gtin("690123456")
+
+
+@pytest.mark.parametrize("bad", ["批", "#", " ", "\x1d"])
+def test_gs1_text_lists_each_offending_character_once_in_order(bad: str) -> None:
+    with pytest.raises(IdentifierError) as caught:
+        check_gs1_text(f"A{bad}B{bad}~", field="serial")
+    assert str(caught.value).startswith("serial ")
+    assert repr("".join(sorted({bad, "~"}))) in str(caught.value)
+
+
+def test_credit_code_errors_name_the_value_and_both_characters() -> None:
+    with pytest.raises(IdentifierError, match="'91350100M000100Y4'"):
+        check_credit_code("91350100M000100Y4")
+    with pytest.raises(IdentifierError, match="check character is 4, expected 3"):
+        check_credit_code("91350100m000100y44")

@@ -183,3 +183,21 @@ def test_label_signed_with_a_restored_key_verifies_end_to_end() -> None:
     url = build_url("http://127.0.0.1:8000", GTIN, "2025-A", "42", digsig)
     keys = KeySet([PublicKey(key_id_for(raw), raw, "active")])
     assert verify_label(parse_url(url), keys).raw == raw
+
+
+def test_a_stored_key_of_another_type_is_named() -> None:
+    other = ec.generate_private_key(ec.SECP256R1())
+    blob = other.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(PASSPHRASE.encode()),
+    )
+    with pytest.raises(KeyDecryptionError) as caught:
+        decrypt_private_key(blob, PASSPHRASE)
+    assert f"is {type(other).__name__}," in str(caught.value)
+
+
+def test_a_non_ascii_passphrase_round_trips() -> None:
+    key = private_key_from_seed(SEED_1)
+    restored = decrypt_private_key(encrypt_private_key(key, "口令 pässword"), "口令 pässword")
+    assert public_raw(restored) == public_raw(key)
