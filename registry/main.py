@@ -16,6 +16,7 @@ from registry.core.db import ServiceUnavailable, get_engine, unit_of_work
 from registry.core.errors import install_error_handlers
 from registry.core.guard import install_request_guard
 from registry.core.metrics import router as metrics_router
+from registry.core.openapi import install_openapi
 from registry.core.queue import task_queue_for
 from registry.core.ratelimit import RateLimits
 from registry.jobs.router import router as jobs_router
@@ -78,7 +79,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         """The process is up; does no I/O."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready"}})
     def readyz() -> dict[str, str]:
         """The database answers, and Redis too when one is configured."""
         try:
@@ -105,7 +106,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         with unit_of_work(app.state.engine) as session:
             return key_kind(session, token)
 
-    install_request_guard(
+    routes = install_request_guard(
         app,
         settings=settings,
         limits=RateLimits(
@@ -117,6 +118,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             ("POST", "/v1/sync"): 4 * settings.max_body_bytes,
         },
     )
+    install_openapi(app, routes)
     return app
 
 

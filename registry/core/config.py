@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     rate_limit_public: str = "120/minute"
     rate_limit_writes: str = "600/minute"
     rate_limit_platform_factor: int = Field(default=10, ge=1)
+    rate_limit_prefix: str = "registry-rl"  # Redis key prefix of the counters
 
     @field_validator("rate_limit_public", "rate_limit_writes")
     @classmethod

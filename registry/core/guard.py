@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from registry.core import bounds
 from registry.core.config import Settings
-from registry.core.errors import RegistryError, error_response
+from registry.core.errors import InvalidInput, RegistryError, error_response
 from registry.core.ratelimit import RateLimits
 from registry.core.routes import RouteTable
 
@@ -35,6 +35,8 @@ class RequestGuard:
             refusal = await self.limits.check(scope, route)
             if refusal is not None:
                 raise refusal
+            if _nul_in_url(scope):
+                raise InvalidInput("NUL characters (%00) are not accepted in a URL")
             headers = {k: v for k, v in scope["headers"] if k in _BODY_HEADERS}
             length = _content_length(headers)
             chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
@@ -61,6 +63,13 @@ class RequestGuard:
 _BODY_HEADERS = frozenset({b"content-length", b"content-type", b"transfer-encoding"})
 
 
+def _nul_in_url(scope: Scope) -> bool:
+    # One answer on both backends: PostgreSQL cannot compare text holding NUL, SQLite can.
+    raw = scope.get("raw_path") or b""
+    query = scope.get("query_string") or b""
+    return "\x00" in scope["path"] or b"%00" in raw or b"%00" in query
+
+
 def _content_length(headers: dict[bytes, bytes]) -> int | None:
     value = headers.get(b"content-length")
     if value is None:
@@ -73,8 +82,9 @@ def _content_length(headers: dict[bytes, bytes]) -> int | None:
 
 def install_request_guard(
     app: FastAPI, *, settings: Settings, limits: RateLimits, body_limits: dict[tuple[str, str], int]
-) -> None:
+) -> RouteTable:
     """Add the guard in front of every route; call after every router is included."""
     routes = RouteTable(app, default_body_limit=settings.max_body_bytes, body_limits=body_limits)
     app.state.rate_limits = limits
     app.add_middleware(RequestGuard, routes=routes, limits=limits, settings=settings)
+    return routes

@@ -66,7 +66,6 @@ class RateLimits:
         *,
         key_kind: KeyKind | None,
         privileged_kinds: frozenset[str] = frozenset(),
-        namespace: str = "registry-rl",
     ) -> None:
         self.enabled = settings.rate_limits
         self.public = parse(settings.rate_limit_public)
@@ -75,7 +74,7 @@ class RateLimits:
         self._redis_url = settings.redis_url
         self._key_kind = key_kind
         self._privileged = privileged_kinds
-        self._namespace = namespace
+        self._namespace = settings.rate_limit_prefix
         self._keys: dict[str, tuple[float, str | None]] = {}
         self._backend: _Backend | None = None
         self._memory: _Backend | None = None

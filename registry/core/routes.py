@@ -20,6 +20,7 @@ from starlette.types import Scope
 from registry.core.auth import current_org
 
 RouteKind = Literal["exempt", "public", "read", "write"]
+_CONVERTOR = re.compile(r":[a-z]+}")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -123,15 +124,27 @@ class RouteTable:
         kind: RouteKind = ("read" if method in READ_METHODS else "write") if keyed else "public"
         return RouteInfo(path, kind, keyed, has_json_body(route), limit)
 
-    def classify(self, scope: Scope) -> RouteInfo:
+    def _flat(self) -> list[FlatRoute]:
         if self._routes is None:
             self._routes = flat_routes(self._app)
+        return self._routes
+
+    def describe(self, method: str, path: str) -> RouteInfo | None:
+        """The route of an OpenAPI operation (`path` as the document writes it)."""
+        for flat in self._flat():
+            if _CONVERTOR.sub("}", flat.path) == path and (
+                flat.methods is None or method in flat.methods
+            ):
+                return self._info(flat, method)
+        return None
+
+    def classify(self, scope: Scope) -> RouteInfo:
         method = scope["method"]
         path, root = scope["path"], scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
         partial: FlatRoute | None = None
-        for flat in self._routes:
+        for flat in self._flat():
             if not flat.regex.match(path):
                 continue
             if flat.methods is None or method in flat.methods:
