@@ -36,11 +36,11 @@ def test_json_depth_is_counted_without_parsing() -> None:
 
 
 def test_a_code_nested_255_deep_is_refused_not_a_500(client: TestClient) -> None:
-    body = '{"codes": [%s]}' % nested(255)
+    body = '{"codes": [' + nested(255) + "]}"
     r = client.post("/v1/verify", content=body, headers=JSON)
     assert_error(r, 413, "ContentTooLarge", "32 levels")
     # Just inside the limit, the code is answered and echoed as given.
-    body = '{"codes": [%s]}' % nested(30)
+    body = '{"codes": [' + nested(30) + "]}"
     r = client.post("/v1/verify", content=body, headers=JSON)
     assert r.status_code == 200, r.text
     (result,) = r.json()["results"]

@@ -124,7 +124,6 @@ def test_schemathesis_over_every_operation(fuzz_world: World) -> None:
             ran[label] = _fuzz(op, _caller(world, op.method.upper(), op.path))
         except Exception as exc:  # collected, so one run shows every operation's findings
             findings.append(f"{label}: {exc}")
-    print(f"schemathesis: {sum(ran.values())} cases over {len(ran)} operations")
     assert not findings, "\n\n".join(findings)
     assert all(ran.values()), ran
     r = world.call("GET", "/v1/batches?limit=1", world.regulator)
