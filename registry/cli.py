@@ -43,6 +43,8 @@ def _serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level=get_settings().log_level.lower(),
+        # The client's address is the registry's to judge (REGISTRY_TRUSTED_PROXIES).
+        proxy_headers=False,
     )
 
 

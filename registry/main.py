@@ -12,16 +12,23 @@ from sqlalchemy import Engine, text
 from registry.batches.router import router as batches_router
 from registry.brands.router import router as brands_router
 from registry.core.config import get_settings
-from registry.core.db import ServiceUnavailable, get_engine
+from registry.core.db import ServiceUnavailable, get_engine, unit_of_work
 from registry.core.errors import install_error_handlers
+from registry.core.guard import install_request_guard
 from registry.core.metrics import router as metrics_router
+from registry.core.openapi import install_openapi
 from registry.core.queue import task_queue_for
+from registry.core.ratelimit import RateLimits
 from registry.jobs.router import router as jobs_router
 from registry.labels.router import router as labels_router
+from registry.orgs.models import OrgKind
 from registry.orgs.router import router as orgs_router
+from registry.orgs.service import key_kind
 from registry.scans.metrics import ScanMetrics
 from registry.scans.stream import redis_client, scan_recorder_for
+from registry.verify.digital_link import MAX_URL_LENGTH
 from registry.verify.router import router as verify_router
+from registry.verify.schemas import MAX_BULK_CODES
 from registry.web.docs import install_offline_docs
 from registry.web.front import router as front_router
 from registry.web.router import router as web_router
@@ -45,6 +52,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if recorder is not None:
             await to_thread.run_sync(recorder.stop)
         await to_thread.run_sync(app.state.task_queue.close)
+        await app.state.rate_limits.aclose()
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -77,7 +85,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         """The process is up; does no I/O."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready"}})
     def readyz() -> dict[str, str]:
         """The database answers, and Redis too when one is configured."""
         try:
@@ -98,6 +106,25 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             answer["redis"] = "ok"
         return answer
 
+    settings = get_settings()
+
+    def api_key_kind(token: str) -> str | None:
+        with unit_of_work(app.state.engine) as session:
+            return key_kind(session, token)
+
+    routes = install_request_guard(
+        app,
+        settings=settings,
+        limits=RateLimits(
+            settings, key_kind=api_key_kind, privileged_kinds=frozenset({OrgKind.platform})
+        ),
+        # Bulk verify: its 1,000 codes of at most a URL's length each; sync: its items.
+        body_limits={
+            ("POST", "/v1/verify"): MAX_BULK_CODES * (MAX_URL_LENGTH + 8) + 1024,
+            ("POST", "/v1/sync"): 4 * settings.max_body_bytes,
+        },
+    )
+    install_openapi(app, routes)
     return app
 
 

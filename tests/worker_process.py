@@ -125,7 +125,11 @@ def task_mode(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TaskMo
     if request.param == "redis":
         yield from _redis_mode(request.getfixturevalue("redis_url"), tmp_path)
         return
-    mode = TaskMode("eager", {"REGISTRY_JOB_OUTPUT_DIR": str(tmp_path / "jobs")}, tmp_path)
+    env = {
+        "REGISTRY_JOB_OUTPUT_DIR": str(tmp_path / "jobs"),
+        "REGISTRY_RATE_LIMIT_PUBLIC": "1000000/minute",
+    }
+    mode = TaskMode("eager", env, tmp_path)
     with settings_env(mode.env):
         yield mode
 
@@ -139,7 +143,11 @@ def worker(task_mode: TaskMode, engine: Engine) -> subprocess.Popen[bytes] | Non
 @pytest.fixture
 def eager_mode(tmp_path: Path) -> Iterator[TaskMode]:
     """In-process tasks only (for rules that do not depend on where a task runs)."""
-    mode = TaskMode("eager", {"REGISTRY_JOB_OUTPUT_DIR": str(tmp_path / "jobs")}, tmp_path)
+    env = {
+        "REGISTRY_JOB_OUTPUT_DIR": str(tmp_path / "jobs"),
+        "REGISTRY_RATE_LIMIT_PUBLIC": "1000000/minute",
+    }
+    mode = TaskMode("eager", env, tmp_path)
     with settings_env(mode.env):
         yield mode
 
@@ -160,6 +168,8 @@ def _redis_mode(redis_url: str, tmp_path: Path) -> Iterator[TaskMode]:
         # A killed worker's task is redelivered after 3 s instead of an hour.
         "REGISTRY_TASK_VISIBILITY_TIMEOUT": "3",
         "REGISTRY_SCAN_DRAIN_INTERVAL": "0.2",
+        # These tests scan one code hundreds of times from one address on purpose.
+        "REGISTRY_RATE_LIMIT_PUBLIC": "1000000/minute",
     }
     mode = TaskMode("redis", env, tmp_path)
     with settings_env(env):

@@ -19,18 +19,21 @@ from pydantic import (
     model_validator,
 )
 
-from registry.core.identifiers import check_county_code, normalize_gtin
+from registry.core.identifiers import check_county_code, check_text, normalize_gtin
 
 MASS_UNITS_KG = {"g": 0.001, "kg": 1.0, "t": 1000.0}
 COUNT_UNITS = ("unit", "box", "case", "bag")
 
 MassUnit = Literal["g", "kg", "t"]
 Unit = Literal["g", "kg", "t", "unit", "box", "case", "bag"]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Text = Annotated[str, Field(min_length=1, max_length=500)]
+# Numbers are strict: JSON numbers only (`true` is not 1, "5" is not 5).
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+Number = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(check_text)]
+Name = Annotated[str, AfterValidator(check_text)]
 CountyCode = Annotated[str, AfterValidator(check_county_code)]
 # Integers are hashed as RFC 8785 JSON, which is exact only up to 2**53 - 1.
-JsonInt = Annotated[int, Field(le=2**53 - 1)]
+JsonInt = Annotated[int, Field(le=2**53 - 1, strict=True)]
 
 
 def _check_gln(value: str) -> str:
@@ -74,16 +77,16 @@ class Location(_Strict):
     county_code: CountyCode | None = None
     place: Text | None = None
     gln: Annotated[str, AfterValidator(_check_gln)] | None = None
-    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    lat: Annotated[Number, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[Number, Field(ge=-180, le=180)] | None = None
 
 
 class CreatedData(_Data):
     brand: Text
-    lot: str
+    lot: Name
     product: Text
     variety: Text | None = None
-    gtin: str | None = None
+    gtin: Name | None = None
 
 
 class InputAppliedData(_Data):
@@ -112,7 +115,7 @@ class InspectedData(_Data):
 
 class CooledData(_Data):
     place: Text
-    temperature_c: Annotated[float, Field(ge=-60, le=60)] | None = None
+    temperature_c: Annotated[Number, Field(ge=-60, le=60)] | None = None
 
 
 class PackedData(_Data):
@@ -123,11 +126,11 @@ class PackedData(_Data):
 
 
 class LabeledData(_Data):
-    run_id: str
-    first_serial: str
-    last_serial: str
+    run_id: Name
+    first_serial: Name
+    last_serial: Name
     count: Annotated[JsonInt, Field(gt=0)]
-    key_id: str
+    key_id: Name
 
 
 class StoredData(_Data):

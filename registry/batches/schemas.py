@@ -9,21 +9,22 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from registry.batches.event_types import Translations
 from registry.batches.models import Batch, BatchStatus, Event
-from registry.core.identifiers import check_gs1_text, normalize_gtin
+from registry.core.identifiers import check_gs1_text, check_text, normalize_gtin
 from registry.core.time import as_utc, in_offset
 
 Lot = Annotated[str, AfterValidator(lambda v: check_gs1_text(v, field="lot"))]
 Gtin = Annotated[str, AfterValidator(normalize_gtin)]
-IdempotencyKey = Annotated[str, Field(min_length=1, max_length=200)]
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_text)]
+Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_text)]
 
 
 class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    brand: Annotated[str, Field(min_length=1, max_length=64)]
+    brand: Annotated[Text, Field(max_length=64)]
     lot: Lot
-    product: Annotated[str, Field(min_length=1, max_length=200)]
-    variety: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    product: Text
+    variety: Text | None = None
     gtin: Gtin | None = None
     # `product` and `variety` in other languages, kept in event 0's data.
     translations: Translations | None = None
@@ -110,7 +111,7 @@ class AuditReport(BaseModel):
 class SyncItem(BaseModel):
     """One event recorded offline: where it goes, its idempotency key and its body."""
 
-    batch_id: str
+    batch_id: Annotated[str, AfterValidator(check_text)]
     idempotency_key: IdempotencyKey
     event: dict[str, Any]
 

@@ -25,6 +25,8 @@ def current_org(request: Request, session: SessionDep) -> Organization:
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("missing Authorization: Bearer <api key>")
+    if "\x00" in token:  # never a key; PostgreSQL could not even look it up
+        raise Unauthorized("invalid or revoked API key")
     return authenticate(session, token)
 
 

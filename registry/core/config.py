@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import ipaddress
+from functools import cached_property, lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from limits import parse as parse_rate_limit
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """`10.0.0.0/8, 127.0.0.1, ::1` -> networks; ValueError names an unparsable entry."""
+    networks: list[Network] = []
+    for part in text.replace(";", ",").split(","):
+        entry = part.strip()
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"not an IP address or network: {entry!r}") from exc
+    return tuple(networks)
+
 
 DEV_KEY_PASSPHRASE = "development-only-passphrase"
 
@@ -54,6 +73,39 @@ class Settings(BaseSettings):
     job_result_ttl_hours: float = 72.0
     job_expiry_interval: float = 3600.0
     log_level: str = "INFO"
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses or
+    # networks, e.g. "10.0.0.0/8, 127.0.0.1"). Empty: the socket peer is the client.
+    trusted_proxies: str = ""
+    # Request bodies (registry/core/bounds.py): refused with 413 before they are parsed.
+    # Bulk verify and sync have their own limits, derived from their item counts.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_json_depth: int = Field(default=32, ge=4, le=200)
+    # Bodies larger than this are checked for depth in a worker thread, off the event loop.
+    json_offload_bytes: int = Field(default=65_536, ge=0)
+    # Rate limits (registry/core/ratelimit.py), in the `limits` library's notation. Public
+    # requests count per client address (per key when a valid API key is sent); writes per
+    # API key (per address without a valid key); a platform's key gets `factor` times more.
+    rate_limits: bool = True
+    rate_limit_public: str = "120/minute"
+    rate_limit_writes: str = "600/minute"
+    rate_limit_platform_factor: int = Field(default=10, ge=1)
+    rate_limit_prefix: str = "registry-rl"  # Redis key prefix of the counters
+
+    @field_validator("rate_limit_public", "rate_limit_writes")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        parse_rate_limit(value)  # ValueError names the notation it could not read
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

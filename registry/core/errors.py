@@ -43,6 +43,28 @@ class InvalidInput(RegistryError):
     status_code = 422
 
 
+class ContentTooLarge(RegistryError):
+    """A request body over the route's size limit, or JSON nested deeper than allowed."""
+
+    status_code = 413
+
+
+class UnsupportedMediaType(RegistryError):
+    """A JSON endpoint sent a body that is not declared as JSON."""
+
+    status_code = 415
+
+
+class TooManyRequests(RegistryError):
+    """A rate limit was reached; `retry_after` seconds until the next request is allowed."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 def _body(error: str, detail: Any) -> dict[str, Any]:
     return {"error": error, "detail": detail}
 
@@ -55,15 +77,24 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def error_response(exc: RegistryError) -> JSONResponse:
+    """The one rendering of a RegistryError (also used by middleware, outside the router)."""
+    headers: dict[str, str] = {}
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(
+        _body(type(exc).__name__, exc.detail), status_code=exc.status_code, headers=headers
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every RegistryError and validation error as `{"error", "detail"}`."""
 
     async def registry_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RegistryError)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(
-            _body(type(exc).__name__, exc.detail), status_code=exc.status_code, headers=headers
-        )
+        return error_response(exc)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

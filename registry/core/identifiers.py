@@ -16,7 +16,8 @@ class IdentifierError(ValueError):
 
 # GS1 General Specifications, figure 7.11-1: AI encodable character set 82.
 GS1_AI82 = frozenset(string.ascii_letters + string.digits + "!\"%&'()*+,-./:;<=>?_")
-_COUNTY_RE = re.compile(r"[1-8]\d{5}")
+# ASCII digits only: `\d` would also take full-width and other Unicode digits (５２２６３２).
+_COUNTY_RE = re.compile(r"[1-8][0-9]{5}")
 _CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
@@ -55,12 +56,20 @@ def check_county_code(value: str) -> str:
     return value
 
 
+def check_text(value: str) -> str:
+    """Accept text without NUL characters: PostgreSQL cannot store them and SQLite would,
+    so both refuse them here and a request gets the same answer on either."""
+    if "\x00" in value:
+        raise IdentifierError("must not contain NUL (\\u0000) characters")
+    return value
+
+
 def check_credit_code(value: str) -> str:
     """Accept an 18-character unified social credit code with a right check character.
 
     The check character is computed as GB 32100-2015 specifies."""
     code = value.upper()
-    if len(code) != 18 or any(c not in _CREDIT_ALPHABET for c in code):
+    if not value.isascii() or len(code) != 18 or any(c not in _CREDIT_ALPHABET for c in code):
         raise IdentifierError(
             f"credit code must be 18 characters of {_CREDIT_ALPHABET}, got {value!r}"
         )

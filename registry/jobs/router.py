@@ -51,7 +51,7 @@ def get_job(job_id: str, session: SessionDep, org: CurrentOrg) -> JobPublic:
 @router.get(
     "/v1/jobs/{job_id}/result",
     response_class=FileResponse,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={200: {"content": {"application/pdf": {}}}, 409: {"description": "still running"}},
 )
 def job_result(job_id: str, session: SessionDep, org: CurrentOrg) -> FileResponse:
     """Download a succeeded job's result (409 while it runs, 404 once it has expired)."""

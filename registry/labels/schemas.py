@@ -19,7 +19,7 @@ MAX_CODES_PAGE = 10_000
 class LabelRunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    count: Annotated[int, Field(gt=0, le=MAX_RUN_COUNT)]
+    count: Annotated[int, Field(gt=0, le=MAX_RUN_COUNT, strict=True)]  # `true` is not 1
 
 
 class LabelRunPublic(BaseModel):

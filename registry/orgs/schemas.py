@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from registry.core.identifiers import check_county_code, check_credit_code
+from registry.core.identifiers import check_county_code, check_credit_code, check_text
 from registry.core.time import as_utc
 from registry.orgs.models import OrgKind
 
@@ -15,8 +15,10 @@ from registry.orgs.models import OrgKind
 class OrgCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    name_en: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_text)]
+    name_en: (
+        Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_text)] | None
+    ) = None
     kind: OrgKind
     county_code: Annotated[str, AfterValidator(check_county_code)] | None = None
     credit_code: Annotated[str, AfterValidator(check_credit_code)] | None = None

@@ -72,3 +72,11 @@ def authenticate(session: Session, raw_key: str) -> Organization:
     if row is None:
         raise InvalidApiKey("invalid or revoked API key")
     return row
+
+
+def key_kind(session: Session, raw_key: str) -> OrgKind | None:
+    """The kind of organization owning an unrevoked key; None for any other string."""
+    try:
+        return authenticate(session, raw_key).kind
+    except InvalidApiKey:
+        return None

@@ -1,0 +1,59 @@
+"""The client's network address: the socket peer, or what a trusted proxy says it saw.
+
+`X-Forwarded-For` is believed only when the peer is one of `REGISTRY_TRUSTED_PROXIES`
+(none by default), and then only as far back as the chain of trusted proxies goes: the
+first address from the right that is not a trusted proxy is the client. Anything a client
+writes into the header itself lies to the left of that and is never used.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
+
+from registry.core.config import Network, get_settings
+
+UNKNOWN = "unknown"
+
+
+def _trusted(address: str, networks: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def resolve_client_address(
+    peer: str | None, forwarded_for: Iterable[str], trusted: Sequence[Network]
+) -> str:
+    """The client of a request whose socket peer is `peer`, given the `X-Forwarded-For`
+    header values in order and the trusted proxy networks (pure; see the module doc)."""
+    if not peer:
+        return UNKNOWN
+    if not trusted or not _trusted(peer, trusted):
+        return peer
+    hops = [h.strip() for value in forwarded_for for h in value.split(",") if h.strip()]
+    client = peer
+    for hop in reversed(hops):
+        client = hop[:64]
+        if not _trusted(hop, trusted):
+            break
+    return client
+
+
+def client_address(connection: HTTPConnection | Scope) -> str:
+    """The address this request came from, by the registry's trusted-proxy setting. The one
+    notion of "the client" for rate limits and device counting."""
+    scope = connection.scope if isinstance(connection, HTTPConnection) else connection
+    client = scope.get("client")
+    peer = client[0] if client else None
+    forwarded = [
+        value.decode("latin-1")
+        for name, value in scope.get("headers", ())
+        if name == b"x-forwarded-for"
+    ]
+    return resolve_client_address(peer, forwarded, get_settings().trusted_proxy_networks)

@@ -1,0 +1,90 @@
+"""The request guard: one ASGI middleware in front of every route. It classifies the
+request by the route it will reach (registry/core/routes.py), applies the rate limits, then
+bounds the body: size (413, from Content-Length before reading, or as soon as the bytes
+read pass the limit), JSON content type (415) and JSON nesting (413, checked in a worker
+thread for large bodies), all before the framework parses anything."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from registry.core import bounds
+from registry.core.config import Settings
+from registry.core.errors import InvalidInput, RegistryError, error_response
+from registry.core.ratelimit import RateLimits
+from registry.core.routes import RouteTable
+
+
+class RequestGuard:
+    def __init__(
+        self, app: ASGIApp, *, routes: RouteTable, limits: RateLimits, settings: Settings
+    ) -> None:
+        self.app = app
+        self.routes = routes
+        self.limits = limits
+        self.depth = settings.max_json_depth
+        self.offload = settings.json_offload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            route = self.routes.classify(scope)
+            refusal = await self.limits.check(scope, route)
+            if refusal is not None:
+                raise refusal
+            if _nul_in_url(scope):
+                raise InvalidInput("NUL characters (%00) are not accepted in a URL")
+            headers = {k: v for k, v in scope["headers"] if k in _BODY_HEADERS}
+            length = _content_length(headers)
+            chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+            if length is not None and length > route.body_limit:
+                raise bounds.too_large(route.body_limit)
+            content_type = headers.get(b"content-type", b"").decode("latin-1") or None
+            has_body = chunked or bool(length)
+            json_expected = route.json_body and (has_body or content_type)
+            if json_expected and not bounds.is_json_type(content_type):
+                raise bounds.not_json(content_type)
+            if has_body:
+                body = await bounds.read_body(receive, route.body_limit)
+                if route.json_body and body:
+                    await bounds.check_depth(body, self.depth, offload_over=self.offload)
+                receive = bounds.replay(body, receive)
+        except bounds.Disconnected:
+            return
+        except RegistryError as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+_BODY_HEADERS = frozenset({b"content-length", b"content-type", b"transfer-encoding"})
+
+
+def _nul_in_url(scope: Scope) -> bool:
+    # One answer on both backends: PostgreSQL cannot compare text holding NUL, SQLite can.
+    raw = scope.get("raw_path") or b""
+    query = scope.get("query_string") or b""
+    return "\x00" in scope["path"] or b"%00" in raw or b"%00" in query
+
+
+def _content_length(headers: dict[bytes, bytes]) -> int | None:
+    value = headers.get(b"content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def install_request_guard(
+    app: FastAPI, *, settings: Settings, limits: RateLimits, body_limits: dict[tuple[str, str], int]
+) -> RouteTable:
+    """Add the guard in front of every route; call after every router is included."""
+    routes = RouteTable(app, default_body_limit=settings.max_body_bytes, body_limits=body_limits)
+    app.state.rate_limits = limits
+    app.add_middleware(RequestGuard, routes=routes, limits=limits, settings=settings)
+    return routes

@@ -1,0 +1,174 @@
+"""Rate limits per client address and per API key, with the `limits` library: counters in
+Redis when `REGISTRY_REDIS_URL` is set (shared by every API process), in process memory
+otherwise (and, for a while, when Redis stops answering: limits never switch off).
+
+Public requests count per client address, or per key when a valid API key is sent; writes
+count per key (per address when no valid key is sent, so invented keys buy nothing); reads
+with a valid key are not limited. A platform's key gets `factor` times the limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from anyio import to_thread
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.asyncio import ConnectionPool
+from starlette.types import Scope
+
+from registry.core.clients import client_address
+from registry.core.config import Settings
+from registry.core.errors import TooManyRequests
+from registry.core.routes import RouteInfo
+
+log = logging.getLogger(__name__)
+
+KeyKind = Callable[[str], str | None]  # API key -> its organization's kind, None if invalid
+KEY_CACHE_SECONDS = 60.0
+KEY_CACHE_SIZE = 10_000
+REDIS_RETRY_SECONDS = 30.0
+
+
+def _scaled(item: RateLimitItem, factor: int) -> RateLimitItem:
+    return type(item)(item.amount * factor, item.multiples, item.namespace)
+
+
+def bearer(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            token = token.strip()
+            return token if scheme.lower() == "bearer" and token else None
+    return None
+
+
+@dataclass
+class _Backend:
+    loop: asyncio.AbstractEventLoop
+    limiter: SlidingWindowCounterRateLimiter
+    pool: ConnectionPool | None
+
+
+class RateLimits:
+    """The limiter one app uses; `check` answers a request's refusal or None."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        key_kind: KeyKind | None,
+        privileged_kinds: frozenset[str] = frozenset(),
+    ) -> None:
+        self.enabled = settings.rate_limits
+        self.public = parse(settings.rate_limit_public)
+        self.writes = parse(settings.rate_limit_writes)
+        self.factor = settings.rate_limit_platform_factor
+        self._redis_url = settings.redis_url
+        self._key_kind = key_kind
+        self._privileged = privileged_kinds
+        self._namespace = settings.rate_limit_prefix
+        self._keys: dict[str, tuple[float, str | None]] = {}
+        self._backend: _Backend | None = None
+        self._memory: _Backend | None = None
+        self._redis_down_until = 0.0
+
+    def _make(self, redis: bool) -> _Backend:
+        loop = asyncio.get_running_loop()
+        pool: ConnectionPool | None = None
+        storage: Storage
+        if redis and self._redis_url:
+            pool = ConnectionPool.from_url(
+                self._redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+            )
+            storage = RedisStorage(
+                "async+" + self._redis_url,
+                implementation="redispy",
+                key_prefix=self._namespace,
+                connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis-py
+            )
+        else:
+            storage = MemoryStorage()
+        return _Backend(loop, SlidingWindowCounterRateLimiter(storage), pool)
+
+    def _current(self, *, redis: bool) -> _Backend:
+        # Counters live with the event loop that uses them (one per server process).
+        loop = asyncio.get_running_loop()
+        if redis:
+            if self._backend is None or self._backend.loop is not loop:
+                self._backend = self._make(redis=True)
+            return self._backend
+        if self._memory is None or self._memory.loop is not loop:
+            self._memory = self._make(redis=False)
+        return self._memory
+
+    async def aclose(self) -> None:
+        backend, self._backend = self._backend, None
+        if backend is not None and backend.pool is not None:
+            await backend.pool.disconnect()
+
+    async def _kind_of(self, token: str) -> str | None:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        cached = self._keys.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        kind: str | None = None
+        if self._key_kind is not None:
+            try:
+                kind = await to_thread.run_sync(self._key_kind, token)
+            except Exception:  # the route itself will answer the database's trouble
+                log.warning("rate limit: API key lookup failed", exc_info=True)
+                return None
+        if len(self._keys) >= KEY_CACHE_SIZE:
+            self._keys.clear()
+        self._keys[digest] = (now + KEY_CACHE_SECONDS, kind)
+        return kind
+
+    async def _hit(self, item: RateLimitItem, *identity: str) -> int | None:
+        """None if the request may go on, else the seconds until it may be retried."""
+        redis = self._redis_url is not None and time.monotonic() >= self._redis_down_until
+        backend = self._current(redis=redis)
+        try:
+            if await backend.limiter.hit(item, *identity):
+                return None
+            stats = await backend.limiter.get_window_stats(item, *identity)
+        except Exception:
+            if not redis:
+                raise
+            log.warning("rate limit: Redis unreachable, counting in this process for a while")
+            self._redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+            return await self._hit(item, *identity)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def check(self, scope: Scope, route: RouteInfo) -> TooManyRequests | None:
+        if not self.enabled or route.kind == "exempt":
+            return None
+        token = bearer(scope)
+        kind = await self._kind_of(token) if token else None
+        if route.kind == "read" and kind is not None:
+            return None
+        item, what = (self.writes, "writes") if route.kind == "write" else (self.public, "requests")
+        if kind is not None and token is not None:
+            if kind in self._privileged:
+                item = _scaled(item, self.factor)
+            who = "this API key"
+            identity = ("key", hashlib.sha256(token.encode()).hexdigest()[:32])
+        else:
+            who = "this address"
+            identity = ("address", client_address(scope))
+        retry = await self._hit(item, route.kind, *identity)
+        if retry is None:
+            return None
+        return TooManyRequests(
+            f"rate limit reached: at most {item.amount} {what} per "
+            f"{item.multiples} {item.GRANULARITY.name} from {who}; retry in {retry} s",
+            retry_after=retry,
+        )
