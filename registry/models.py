@@ -7,6 +7,7 @@ from registry.batches.models import Batch, Event
 from registry.brands.models import Brand, License
 from registry.jobs.models import Job
 from registry.labels.models import LabelRun, SigningKey
+from registry.log.models import LogCheckpoint, LogKey, LogLeaf, LogNode, LogPending, LogState
 from registry.orgs.models import ApiKey, Organization
 from registry.scans.models import ScanStreamEntry
 from registry.verify.models import Scan, ScanCounter
@@ -21,6 +22,12 @@ __all__ = [
     "Event",
     "Job",
     "LabelRun",
+    "LogCheckpoint",
+    "LogKey",
+    "LogLeaf",
+    "LogNode",
+    "LogPending",
+    "LogState",
     "License",
     "Organization",
     "Scan",

@@ -6,27 +6,13 @@ from collections.abc import Iterator
 
 from sqlmodel import Session, col, select
 
-from registry.batches.chain import event_body, find_chain_problems
+from registry.batches.chain import find_chain_problems
 from registry.batches.models import Batch, Event
-from registry.batches.schemas import AuditReport, ChainProblemPublic
-
-
-def _body_of(e: Event) -> dict[str, object]:
-    return event_body(
-        batch_id=e.batch_id,
-        seq=e.seq,
-        type=e.type,
-        event_time=e.event_time,
-        event_time_offset=e.event_time_offset,
-        recorded_at=e.recorded_at,
-        actor_org_id=e.actor_org_id,
-        location=e.location,
-        data=e.data,
-    )
+from registry.batches.schemas import AuditReport, ChainProblemPublic, hashed_body
 
 
 def _report(batch: Batch, events: list[Event]) -> AuditReport:
-    links = [(e.seq, e.prev_hash, e.hash, _body_of(e)) for e in events]
+    links = [(e.seq, e.prev_hash, e.hash, hashed_body(e)) for e in events]
     problems = find_chain_problems(links, head_seq=batch.head_seq, head_hash=batch.head_hash)
     return AuditReport(
         batch_id=batch.id,

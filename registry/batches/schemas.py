@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from registry.batches.chain import event_body
 from registry.batches.models import Batch, BatchStatus, Event
 from registry.core.identifiers import check_gs1_text, normalize_gtin
 from registry.core.time import as_utc, in_offset
@@ -61,7 +62,27 @@ class BatchPublic(BaseModel):
         )
 
 
+def hashed_body(event: Event) -> dict[str, Any]:
+    """The exact object whose JCS bytes the event's hash covers (times in UTC form)."""
+    return event_body(
+        batch_id=event.batch_id,
+        seq=event.seq,
+        type=event.type,
+        event_time=event.event_time,
+        event_time_offset=event.event_time_offset,
+        recorded_at=event.recorded_at,
+        actor_org_id=event.actor_org_id,
+        location=event.location,
+        data=event.data,
+    )
+
+
 class EventPublic(BaseModel):
+    """An event as shown: its fields (event_time in its original offset), and everything
+    an outsider needs to check it: `body` (the exact hashed object, times in the hashed
+    UTC form), `prev_hash`, `hash` = SHA-256(prev_hash bytes || JCS(body)) and the event's
+    `leaf_index` in the transparency log (null until the log has integrated it)."""
+
     batch_id: str
     seq: int
     type: str
@@ -73,9 +94,11 @@ class EventPublic(BaseModel):
     data: dict[str, Any]
     prev_hash: str
     hash: str
+    body: dict[str, Any]
+    leaf_index: int | None = None
 
     @classmethod
-    def build(cls, event: Event) -> EventPublic:
+    def build(cls, event: Event, leaf_index: int | None = None) -> EventPublic:
         return cls(
             batch_id=event.batch_id,
             seq=event.seq,
@@ -88,6 +111,8 @@ class EventPublic(BaseModel):
             data=event.data,
             prev_hash=event.prev_hash,
             hash=event.hash,
+            body=hashed_body(event),
+            leaf_index=leaf_index,
         )
 
 

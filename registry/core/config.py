@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     job_result_ttl_hours: float = 72.0
     job_expiry_interval: float = 3600.0
     log_level: str = "INFO"
+    # The transparency log (registry/log/). Off only to measure what it costs (benchmarks):
+    # events are then neither queued nor integrated, and the audit reports them missing.
+    log_enabled: bool = True
+    # The log's name in checkpoints and its key; default: the public URL's host + "/log".
+    log_origin: str | None = None
+    # Seconds between checkpoint publications (Celery beat, or a thread without Redis).
+    checkpoint_interval: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
@@ -63,6 +70,14 @@ class Settings(BaseSettings):
                 "(the development passphrase is refused)"
             )
         return self
+
+    @property
+    def log_name(self) -> str:
+        """The log's origin line (also its key's name): no scheme, no '+' or spaces."""
+        if self.log_origin:
+            return self.log_origin
+        host = self.public_url.split("://", 1)[-1].rstrip("/")
+        return f"{host}/log"
 
     @property
     def is_sqlite(self) -> bool:
