@@ -139,10 +139,22 @@ def _print_keys(keys: list[Any], as_json: bool) -> None:
 
 
 @keys_app.command("create")
-def keys_create(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Create the active label key (refused if one is active: use `rotate`)."""
+def keys_create(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    log: Annotated[
+        bool, typer.Option("--log", help="create the transparency log's checkpoint key")
+    ] = False,
+) -> None:
+    """Create the active label key (refused if one is active: use `rotate`), or with
+    `--log` the log's checkpoint key (prints its verifier key for witnesses to pin)."""
     from registry.labels.service import create_key
 
+    if log:
+        from registry.log.cli_log import create_log_key_command
+
+        status, line = create_log_key_command(_settings_or_exit(), as_json=as_json)
+        print(line, file=sys.stderr if status else sys.stdout)
+        raise typer.Exit(status)
     passphrase = _settings_or_exit().key_passphrase
     with _registry_errors(), unit_of_work(write=True) as session:
         key = create_key(session, passphrase=passphrase)

@@ -18,6 +18,8 @@ from registry.core.metrics import router as metrics_router
 from registry.core.queue import task_queue_for
 from registry.jobs.router import router as jobs_router
 from registry.labels.router import router as labels_router
+from registry.log.publisher import CheckpointThread
+from registry.log.router import router as log_router
 from registry.orgs.router import router as orgs_router
 from registry.scans.metrics import ScanMetrics
 from registry.scans.stream import redis_client, scan_recorder_for
@@ -37,9 +39,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.metric_sources = [ScanMetrics(recorder)] if recorder else []
     if recorder is not None:
         recorder.start()
+    publisher = None
+    if settings.log_enabled and settings.publish_checkpoints and not settings.redis_url:
+        publisher = CheckpointThread(app.state.engine, settings)
+        publisher.start()
     try:
         yield
     finally:
+        if publisher is not None:
+            await to_thread.run_sync(publisher.stop)
         if recorder is not None:
             await to_thread.run_sync(recorder.stop)
         await to_thread.run_sync(app.state.task_queue.close)
@@ -63,6 +71,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         verify_router,
         jobs_router,
         metrics_router,
+        log_router,
     ):
         app.include_router(router)
 

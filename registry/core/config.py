@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     log_origin: str | None = None
     # Seconds between checkpoint publications (Celery beat, or a thread without Redis).
     checkpoint_interval: float = Field(default=5.0, gt=0)
+    # Without Redis, each API process publishes checkpoints on a thread (off in tests, which
+    # publish explicitly).
+    publish_checkpoints: bool = True
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

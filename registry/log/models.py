@@ -26,13 +26,13 @@ class LogLeaf(SQLModel, table=True):
 
 
 class LogNode(SQLModel, table=True):
-    """The hash of the complete subtree (level >= 1, index): leaves [index*2^level,
-    (index+1)*2^level). Level 0 is the leaves' own hash, derived from log_leaves."""
+    """The hash of the complete subtree (level >= 1, node_index): leaves [node_index*2^level,
+    (node_index+1)*2^level). Level 0 is the leaves' own hash, derived from log_leaves."""
 
     __tablename__ = "log_nodes"
 
     level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
-    index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    node_index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 

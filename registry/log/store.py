@@ -63,8 +63,8 @@ def read_nodes(session: Session, keys: Iterable[merkle.NodeKey]) -> dict[merkle.
             out[(0, index)] = merkle.leaf_hash(bytes(data))
     if inner:
         for level, index, digest in session.exec(
-            select(LogNode.level, LogNode.index, LogNode.hash).where(
-                tuple_(col(LogNode.level), col(LogNode.index)).in_(inner)
+            select(LogNode.level, LogNode.node_index, LogNode.hash).where(
+                tuple_(col(LogNode.level), col(LogNode.node_index)).in_(inner)
             )
         ):
             out[(level, index)] = bytes(digest)
@@ -123,7 +123,7 @@ def integrate(session: Session, *, limit: int = 5000) -> int:
         while edge and edge[-1][0] == level:
             carry = merkle.node_hash(edge.pop()[1], carry)
             level += 1
-            nodes.append({"level": level, "index": index >> level, "hash": carry})
+            nodes.append({"level": level, "node_index": index >> level, "hash": carry})
         edge.append((level, carry))
     session.execute(insert(LogLeaf), leaves)
     if nodes:

@@ -32,9 +32,9 @@ def upgrade() -> None:
     op.create_table(
         "log_nodes",
         sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
-        sa.Column("index", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("node_index", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("hash", sa.LargeBinary(), nullable=False),
-        sa.PrimaryKeyConstraint("level", "index"),
+        sa.PrimaryKeyConstraint("level", "node_index"),
     )
     op.create_table(
         "log_pending",
