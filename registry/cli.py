@@ -238,12 +238,35 @@ def _print_broken(report: Any) -> None:
 def audit(
     batch: Annotated[str | None, typer.Option(help="audit one batch")] = None,
     all_: Annotated[bool, typer.Option("--all", help="audit every batch")] = False,
+    remote: Annotated[
+        str | None, typer.Option(help="witness another registry's log (base URL)")
+    ] = None,
+    log_key: Annotated[str | None, typer.Option(help="the log's pinned verifier key")] = None,
+    state: Annotated[
+        Path | None, typer.Option(help="witness state file (last checkpoint seen)")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="a regulator's key: spot-check entries' events")
+    ] = None,
+    sample: Annotated[
+        int | None, typer.Option(min=1, help="check N random new entries by proof")
+    ] = None,
 ) -> None:
     """Recompute every chain hash; one line per broken chain, exit 1 if any is broken
-    (exit 2 for a usage error such as an unknown batch)."""
+    (exit 2 for a usage error such as an unknown batch). `--remote URL --log-key KEY`:
+    witness a registry's transparency log from outside, with none of its settings."""
+    if remote is not None:
+        from registry.log.cli_log import remote_audit
+
+        if not log_key or batch or all_:
+            raise typer.BadParameter("--remote needs --log-key and excludes --batch/--all")
+        status, lines = remote_audit(remote, log_key, state=state, api_key=api_key, sample=sample)
+        print("\n".join(lines))
+        raise typer.Exit(status)
     from registry.batches.audit import audit_all, audit_batch, count_events
     from registry.batches.service import get_batch
     from registry.core.errors import RegistryError
+    from registry.log.cli_log import local_log_problems
 
     if bool(batch) == all_:
         raise typer.BadParameter("give exactly one of --batch ID or --all")
@@ -270,8 +293,11 @@ def audit(
                 if not report.intact:
                     broken += 1
                     _print_broken(report)
-    print(f"audited {checked} events: {broken} broken chain(s)")
-    raise typer.Exit(1 if broken else 0)
+    log_lines = local_log_problems()
+    for line in log_lines:
+        print(line)
+    print(f"audited {checked} events: {broken} broken chain(s), {len(log_lines)} log problem(s)")
+    raise typer.Exit(1 if broken or log_lines else 0)
 
 
 def _demo_labels(seed: Any, out: Path, base_url: str) -> list[Any]:

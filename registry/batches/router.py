@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
 
 from registry.batches import service, sync
-from registry.batches.audit import audit_batch
+from registry.batches.audit import audit_with_head_proof
 from registry.batches.event_types import EventIn
 from registry.batches.schemas import (
     AuditReport,
@@ -99,7 +99,7 @@ def list_events(batch_id: str, session: SessionDep, org: Reader) -> list[EventPu
 def audit(batch_id: str, session: SessionDep, org: Reader) -> AuditReport:
     batch = service.get_batch(session, batch_id)
     service.ensure_visible(session, batch, org)
-    return audit_batch(session, batch=batch)
+    return audit_with_head_proof(session, batch=batch)
 
 
 @router.post("/sync", response_model=SyncResponse)

@@ -11,6 +11,7 @@ from registry.batches.chain import event_body
 from registry.batches.models import Batch, BatchStatus, Event
 from registry.core.identifiers import check_gs1_text, normalize_gtin
 from registry.core.time import as_utc, in_offset
+from registry.log.schemas import HeadProof
 
 Lot = Annotated[str, AfterValidator(lambda v: check_gs1_text(v, field="lot"))]
 Gtin = Annotated[str, AfterValidator(normalize_gtin)]
@@ -127,6 +128,9 @@ class AuditReport(BaseModel):
     length: int
     head_hash: str
     problems: list[ChainProblemPublic]
+    # The head event's leaf index, its inclusion proof against the latest checkpoint and
+    # that checkpoint (GET /v1/batches/{id}/audit; null where not computed).
+    log: HeadProof | None = None
 
 
 class SyncItem(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from registry.core.config import Settings
 from registry.core.db import unit_of_work
@@ -24,3 +25,36 @@ def create_log_key_command(settings: Settings, *, as_json: bool) -> tuple[int, s
     if as_json:
         return 0, json.dumps({"name": key.name, "key_id": key.key_id, "vkey": vkey})
     return 0, vkey
+
+
+def local_log_problems() -> list[str]:
+    """`registry audit --all`'s log part: the log's tables against themselves, and leaves
+    whose event is gone (one line each)."""
+    from registry.batches.audit import orphan_leaves
+    from registry.log.audit import audit_log
+
+    with unit_of_work() as session:
+        lines = audit_log(session)
+        lines += [
+            f"BROKEN batch {batch_id}: the log's leaf {index} records seq {seq}, which the "
+            "chain lacks (deleted event?)"
+            for index, batch_id, seq in orphan_leaves(session)
+        ]
+    return lines
+
+
+def remote_audit(
+    url: str,
+    log_key: str,
+    *,
+    state: Path | None,
+    api_key: str | None,
+    sample: int | None,
+) -> tuple[int, list[str]]:
+    """`registry audit --remote`: the witness. Exit 1 with one line per problem."""
+    from registry.log.witness import run_witness
+
+    problems, notes = run_witness(url, log_key, state_file=state, api_key=api_key, sample=sample)
+    if problems:
+        return 1, [f"PROBLEM {p}" for p in problems]
+    return 0, [*notes, "log consistent with every checkpoint seen"]

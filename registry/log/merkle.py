@@ -314,3 +314,36 @@ def verify_consistency(
             expected=second_root.hex(),
             actual=sr.hex(),
         )
+
+
+class CompactRange:
+    """The right edge of a tree: its complete subtrees' roots, largest first. Appending a
+    leaf costs O(log n); the root needs no other node. Witnesses keep one between runs."""
+
+    def __init__(self, size: int = 0, edge: Sequence[bytes] = ()) -> None:
+        levels = [level for level, _ in complete_subtrees(0, size)] if size else []
+        if len(levels) != len(edge):
+            raise ValueError(
+                f"a tree of {size} leaves has {len(levels)} edge hashes, got {len(edge)}"
+            )
+        self.size = size
+        self._edge: list[tuple[int, bytes]] = list(zip(levels, edge, strict=True))
+
+    @property
+    def edge(self) -> list[bytes]:
+        return [h for _, h in self._edge]
+
+    def append_hash(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """Add a leaf hash; returns the (level, index, hash) of every subtree it completes."""
+        completed: list[tuple[int, int, bytes]] = []
+        index, level, carry = self.size, 0, leaf
+        while self._edge and self._edge[-1][0] == level:
+            carry = node_hash(self._edge.pop()[1], carry)
+            level += 1
+            completed.append((level, index >> level, carry))
+        self._edge.append((level, carry))
+        self.size += 1
+        return completed
+
+    def root(self) -> bytes:
+        return fold(self.edge) if self.size else EMPTY_ROOT

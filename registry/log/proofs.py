@@ -55,8 +55,9 @@ def consistency_proof(session: Session, *, first: int, second: int) -> Consisten
     )
 
 
-def entries(session: Session, *, start: int, end: int) -> LogEntries:
-    """Leaves [start, end), at most MAX_ENTRIES of them (fewer if end is past the log)."""
+def entries(session: Session, *, start: int, end: int, name_events: bool = False) -> LogEntries:
+    """Leaves [start, end), at most MAX_ENTRIES of them (fewer if end is past the log);
+    with `name_events`, each names its event (batch_id, seq)."""
     if end <= start:
         raise LogRangeInvalid(f"end must be greater than start (got start={start}, end={end})")
     size, _ = current_state(session)
@@ -64,7 +65,7 @@ def entries(session: Session, *, start: int, end: int) -> LogEntries:
         raise TreeSizeUnavailable(f"start {start} is beyond the log's {size} leaves")
     end = min(end, size, start + MAX_ENTRIES)
     rows = session.exec(
-        select(LogLeaf.leaf_index, LogLeaf.data)
+        select(LogLeaf.leaf_index, LogLeaf.data, LogLeaf.batch_id, LogLeaf.seq)
         .where(col(LogLeaf.leaf_index) >= start, col(LogLeaf.leaf_index) < end)
         .order_by(col(LogLeaf.leaf_index))
     ).all()
@@ -72,7 +73,12 @@ def entries(session: Session, *, start: int, end: int) -> LogEntries:
         start=start,
         end=end,
         tree_size=size,
-        entries=[LogEntry(leaf_index=i, data=bytes(d).hex()) for i, d in rows],
+        entries=[
+            LogEntry(leaf_index=i, data=bytes(d).hex())
+            if not name_events
+            else LogEntry(leaf_index=i, data=bytes(d).hex(), batch_id=b, seq=q)
+            for i, d, b, q in rows
+        ],
     )
 
 

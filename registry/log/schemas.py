@@ -25,6 +25,9 @@ class LogEntry(BaseModel):
     leaf_index: int
     # The leaf's data: the event's 32-byte chain hash.
     data: str
+    # The event it records; shown to regulators and admins only.
+    batch_id: str | None = None
+    seq: int | None = None
 
 
 class LogEntries(BaseModel):

@@ -112,25 +112,20 @@ def integrate(session: Session, *, limit: int = 5000) -> int:
     size = state.size
     edge_keys = _edge(size)
     stored = read_nodes(session, edge_keys)
-    edge: list[tuple[int, bytes]] = [(level, stored[(level, idx)]) for level, idx in edge_keys]
+    edge = merkle.CompactRange(size, [stored[key] for key in edge_keys])
     leaves: list[dict[str, Any]] = []
     nodes: list[dict[str, Any]] = []
     for offset, (_, batch_id, seq, chain_hash) in enumerate(rows):
-        index = size + offset
         data = bytes.fromhex(chain_hash)
-        leaves.append({"leaf_index": index, "batch_id": batch_id, "seq": seq, "data": data})
-        level, carry = 0, merkle.leaf_hash(data)
-        while edge and edge[-1][0] == level:
-            carry = merkle.node_hash(edge.pop()[1], carry)
-            level += 1
-            nodes.append({"level": level, "node_index": index >> level, "hash": carry})
-        edge.append((level, carry))
+        leaves.append({"leaf_index": size + offset, "batch_id": batch_id, "seq": seq, "data": data})
+        for level, node_index, digest in edge.append_hash(merkle.leaf_hash(data)):
+            nodes.append({"level": level, "node_index": node_index, "hash": digest})
     session.execute(insert(LogLeaf), leaves)
     if nodes:
         session.execute(insert(LogNode), nodes)
     session.execute(delete(LogPending).where(col(LogPending.event_id).in_([r[0] for r in rows])))
     state.size = size + len(rows)
-    state.root = merkle.fold([h for _, h in edge])
+    state.root = edge.root()
     state.updated_at = utcnow()
     session.add(state)
     session.flush()
