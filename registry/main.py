@@ -18,6 +18,7 @@ from registry.core.metrics import router as metrics_router
 from registry.core.queue import task_queue_for
 from registry.jobs.router import router as jobs_router
 from registry.labels.router import router as labels_router
+from registry.log.append import STATS as LOG_STATS
 from registry.log.publisher import CheckpointThread
 from registry.log.router import router as log_router
 from registry.orgs.router import router as orgs_router
@@ -37,6 +38,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.scan_recorder = recorder
     app.state.task_queue = task_queue_for(settings, app.state.engine)
     app.state.metric_sources = [ScanMetrics(recorder)] if recorder else []
+    app.state.metric_sources.append(LOG_STATS)
     if recorder is not None:
         recorder.start()
     publisher = None

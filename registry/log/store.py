@@ -10,6 +10,7 @@ event never reached the queue, so leaf indexes have no gaps.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -101,6 +102,7 @@ def integrate(session: Session, *, limit: int = 5000) -> int:
     Call in a write transaction of its own and commit it; concurrent callers queue on the
     log_state row lock, and the first one integrates what every waiting writer queued."""
     state = locked_state(session)
+    session.info["log_locked_at"] = time.perf_counter()
     rows = session.exec(
         select(LogPending.event_id, Event.batch_id, Event.seq, Event.hash)
         .join(Event, col(Event.id) == col(LogPending.event_id))
