@@ -5,14 +5,16 @@ event's hash against its leaf and the batch head against the log's last leaf of 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import and_, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from registry.batches.chain import ChainProblem, find_chain_problems
 from registry.batches.models import Batch, Event
-from registry.batches.schemas import AuditReport, ChainProblemPublic, hashed_body
+from registry.batches.schemas import AuditReport, ChainProblemPublic, EventFields, hashed_body
 from registry.brands.models import Brand
 from registry.log.models import LogLeaf, LogPending
 from registry.log.proofs import batch_head_proof
@@ -21,7 +23,9 @@ from registry.log.proofs import batch_head_proof
 _ROW_FIELDS = ("lot", "product", "variety", "gtin")
 
 
-def row_problems(batch: Batch, event0: Event | None, brand_slug: str | None) -> list[ChainProblem]:
+def row_problems(
+    batch: Batch, event0: EventFields | None, brand_slug: str | None
+) -> list[ChainProblem]:
     """Where the batch row differs from the facts chained in event 0."""
     if event0 is None or event0.seq != 0 or event0.type != "created":
         return []  # the chain check already reports a missing or wrong event 0
@@ -81,7 +85,7 @@ def log_problems(
 
 def _report(
     batch: Batch,
-    events: list[Event],
+    events: Sequence[EventFields],
     *,
     brand_slug: str | None = None,
     log: tuple[dict[int, bytes], set[int]] | None = None,
@@ -162,16 +166,19 @@ def audit_all(session: Session, *, chunk: int = 5000) -> Iterator[tuple[AuditRep
     slugs = dict(session.exec(select(Brand.id, Brand.slug)).all())
     pending_ids = set(session.exec(select(LogPending.event_id)).all())
     seen: set[str] = set()
-    stream = session.exec(
-        select(Event, LogLeaf.data)
-        .outerjoin(
-            LogLeaf,
-            and_(col(LogLeaf.batch_id) == col(Event.batch_id), col(LogLeaf.seq) == col(Event.seq)),
-        )
-        .order_by(col(Event.batch_id), col(Event.seq), col(Event.id))
+    # Plain column rows, not ORM objects: the audit reads each event once.
+    events_t, leaves_t = Event.__table__, LogLeaf.__table__  # type: ignore[attr-defined]
+    joined = events_t.outerjoin(
+        leaves_t,
+        and_(leaves_t.c.batch_id == events_t.c.batch_id, leaves_t.c.seq == events_t.c.seq),
+    )
+    stream = session.execute(
+        sa_select(events_t, leaves_t.c.data.label("leaf_data"))
+        .select_from(joined)
+        .order_by(events_t.c.batch_id, events_t.c.seq, events_t.c.id)
         .execution_options(yield_per=chunk)
     )
-    current: list[Event] = []
+    current: list[Any] = []
     leaves: dict[int, bytes] = {}
 
     def flush() -> AuditReport:
@@ -179,14 +186,14 @@ def audit_all(session: Session, *, chunk: int = 5000) -> Iterator[tuple[AuditRep
         pending = {e.seq for e in current if e.id in pending_ids}
         return _report(batch, current, brand_slug=slugs.get(batch.brand_id), log=(leaves, pending))
 
-    for event, data in stream:
-        if current and current[0].batch_id != event.batch_id:
+    for row in stream:
+        if current and current[0].batch_id != row.batch_id:
             seen.add(current[0].batch_id)
             yield flush(), len(current)
             current, leaves = [], {}
-        current.append(event)
-        if data is not None:
-            leaves[event.seq] = bytes(data)
+        current.append(row)
+        if row.leaf_data is not None:
+            leaves[row.seq] = bytes(row.leaf_data)
     if current:
         seen.add(current[0].batch_id)
         yield flush(), len(current)

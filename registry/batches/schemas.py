@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -63,7 +63,36 @@ class BatchPublic(BaseModel):
         )
 
 
-def hashed_body(event: Event) -> dict[str, Any]:
+class EventFields(Protocol):
+    """What hashing and auditing read from an event: an `Event` or a row of its columns."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def batch_id(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def event_time(self) -> datetime: ...
+    @property
+    def event_time_offset(self) -> str: ...
+    @property
+    def recorded_at(self) -> datetime: ...
+    @property
+    def actor_org_id(self) -> str: ...
+    @property
+    def location(self) -> dict[str, Any] | None: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+
+
+def hashed_body(event: EventFields) -> dict[str, Any]:
     """The exact object whose JCS bytes the event's hash covers (times in UTC form)."""
     return event_body(
         batch_id=event.batch_id,

@@ -20,6 +20,7 @@ from registry.log.store import integrate, queue_event
 
 log = logging.getLogger(__name__)
 _INTEGRATE_REGISTERED = "log_integrate_registered"
+INTEGRATE_LIMIT = 5000  # leaves per sequencer transaction
 
 
 @dataclass
@@ -74,11 +75,11 @@ def integrate_all(engine: Engine) -> int:
     total = 0
     while True:
         with unit_of_work(engine, write=True) as session:
-            added = integrate(session)
+            added = integrate(session, limit=INTEGRATE_LIMIT)
         if added:
             STATS.record(added, time.perf_counter() - session.info["log_locked_at"])
         total += added
-        if added == 0:
+        if added < INTEGRATE_LIMIT:  # the queue was drained: no second transaction
             return total
 
 
