@@ -39,11 +39,10 @@ def with_leaf_indexes(
 ) -> AfterCommitJSON:
     """Send `answer` after commit, with each of `events` (inside it) given its leaf index."""
     bind = session.get_bind()
-    assert isinstance(bind, Engine)
 
     def fill() -> None:
         missing = [e for e in events if e.leaf_index is None]
-        if not missing:
+        if not missing or not isinstance(bind, Engine):
             return
         with Session(bind) as reader:
             found = leaf_indexes(reader, [(e.batch_id, e.seq) for e in missing])

@@ -90,9 +90,10 @@ def queue_for_log(session: Session, *, event_id: int) -> None:
     queue_event(session, event_id=event_id)
     if session.info.get(_INTEGRATE_REGISTERED):
         return
-    session.info[_INTEGRATE_REGISTERED] = True
     bind = session.get_bind()
-    assert isinstance(bind, Engine)
+    if not isinstance(bind, Engine):
+        return  # bound to a caller's connection: the periodic publication integrates it
+    session.info[_INTEGRATE_REGISTERED] = True
 
     def run() -> None:
         session.info.pop(_INTEGRATE_REGISTERED, None)
