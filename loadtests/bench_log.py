@@ -213,6 +213,7 @@ def main() -> None:
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--sync-per-call", type=int, default=500)
     parser.add_argument("--only", default="appends,sync,scale")
+    parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--workdir", type=Path, default=Path("loadtests/out"))
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -220,7 +221,7 @@ def main() -> None:
     if "appends" in only:
         print("| backend | log | procs | clients | appends/s | errors | sequencer lock hold |")
         print("|---|---|---|---|---|---|---|")
-        for backend in ("sqlite", "postgres"):
+        for backend in args.backends.split(","):
             appends(backend, args.workdir, args.seconds, args.workers)
     if "sync" in only:
         for backend in ("sqlite", "postgres"):

@@ -15,11 +15,12 @@ from sqlmodel import Session, col, select
 from registry.core.config import get_settings
 from registry.core.db import after_commit, unit_of_work
 from registry.core.metrics import Sample
-from registry.log.models import LogLeaf
+from registry.log.models import LogLeaf, LogPending
 from registry.log.store import integrate, queue_event
 
 log = logging.getLogger(__name__)
 _INTEGRATE_REGISTERED = "log_integrate_registered"
+_QUEUED = "log_queued_event_ids"
 INTEGRATE_LIMIT = 5000  # leaves per sequencer transaction
 
 
@@ -70,17 +71,43 @@ class IntegrationStats:
 STATS = IntegrationStats()
 
 
+def _integrate_once(engine: Engine, *, skip_locked: bool) -> int | None:
+    with unit_of_work(engine, write=True) as session:
+        added = integrate(session, limit=INTEGRATE_LIMIT, skip_locked=skip_locked)
+    if added:
+        STATS.record(added, time.perf_counter() - session.info["log_locked_at"])
+    return added
+
+
 def integrate_all(engine: Engine) -> int:
     """Integrate everything queued, in write transactions of its own; returns the count."""
     total = 0
     while True:
-        with unit_of_work(engine, write=True) as session:
-            added = integrate(session, limit=INTEGRATE_LIMIT)
-        if added:
-            STATS.record(added, time.perf_counter() - session.info["log_locked_at"])
+        added = _integrate_once(engine, skip_locked=False) or 0
         total += added
         if added < INTEGRATE_LIMIT:  # the queue was drained: no second transaction
             return total
+
+
+def integrate_events(engine: Engine, event_ids: list[int], *, timeout: float = 30.0) -> None:
+    """Return once the given committed events are in the log. If another request is
+    integrating, do not queue behind it: poll until it (or we, once the lock is free) has
+    taken them, so concurrent writers share one sequencer transaction."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        added = _integrate_once(engine, skip_locked=True)
+        if added is not None and added < INTEGRATE_LIMIT:
+            return  # we held the lock and drained the queue, ours included
+        if added is None:
+            with Session(engine) as reader:
+                waiting = reader.exec(
+                    select(LogPending.event_id).where(col(LogPending.event_id).in_(event_ids))
+                ).first()
+            if waiting is None or time.monotonic() > deadline:
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
 
 
 def queue_for_log(session: Session, *, event_id: int) -> None:
@@ -88,6 +115,7 @@ def queue_for_log(session: Session, *, event_id: int) -> None:
     if not get_settings().log_enabled:
         return
     queue_event(session, event_id=event_id)
+    session.info.setdefault(_QUEUED, []).append(event_id)
     if session.info.get(_INTEGRATE_REGISTERED):
         return
     bind = session.get_bind()
@@ -98,7 +126,7 @@ def queue_for_log(session: Session, *, event_id: int) -> None:
     def run() -> None:
         session.info.pop(_INTEGRATE_REGISTERED, None)
         try:
-            integrate_all(bind)
+            integrate_events(bind, session.info.pop(_QUEUED, []))
         except Exception:
             # The events are committed and queued: the next integration takes them.
             log.exception("could not integrate queued events into the log")

@@ -29,12 +29,15 @@ def queue_event(session: Session, *, event_id: int) -> None:
     session.add(LogPending(event_id=event_id))
 
 
-def locked_state(session: Session) -> LogState:
-    """The log's state row, locked for the sequencer (created if a test emptied it)."""
-    query = select(LogState).where(LogState.id == 1).with_for_update()
+def locked_state(session: Session, *, skip_locked: bool = False) -> LogState | None:
+    """The log's state row, locked for the sequencer (created if a test emptied it).
+    With `skip_locked`, None when another sequencer holds it (PostgreSQL)."""
+    query = select(LogState).where(LogState.id == 1).with_for_update(skip_locked=skip_locked)
     state = session.exec(query).first()
     if state is not None:
         return state
+    if skip_locked and session.get(LogState, 1) is not None:
+        return None
     savepoint = session.begin_nested()
     try:
         session.add(LogState(id=1, size=0, root=merkle.EMPTY_ROOT))
@@ -43,7 +46,7 @@ def locked_state(session: Session) -> LogState:
         savepoint.rollback()
     else:
         savepoint.commit()
-    return session.exec(query).one()
+    return session.exec(select(LogState).where(LogState.id == 1).with_for_update()).one()
 
 
 def current_state(session: Session) -> tuple[int, bytes]:
@@ -96,12 +99,15 @@ def _edge(size: int) -> list[merkle.NodeKey]:
     return merkle.complete_subtrees(0, size) if size else []
 
 
-def integrate(session: Session, *, limit: int = 5000) -> int:
-    """Give queued committed events the next leaf indexes; returns how many were added.
+def integrate(session: Session, *, limit: int = 5000, skip_locked: bool = False) -> int | None:
+    """Give queued committed events the next leaf indexes; returns how many were added
+    (None: with `skip_locked`, another sequencer holds the lock and nothing was done).
 
     Call in a write transaction of its own and commit it; concurrent callers queue on the
     log_state row lock, and the first one integrates what every waiting writer queued."""
-    state = locked_state(session)
+    state = locked_state(session, skip_locked=skip_locked)
+    if state is None:
+        return None
     session.info["log_locked_at"] = time.perf_counter()
     rows = session.exec(
         select(LogPending.event_id, Event.batch_id, Event.seq, Event.hash)
