@@ -202,14 +202,12 @@ def audit_all(session: Session, *, chunk: int = 5000) -> Iterator[tuple[AuditRep
 
 
 def orphan_leaves(session: Session) -> list[tuple[int, str, int]]:
-    """Leaves (index, batch_id, seq) whose event is gone: a deleted event the log remembers."""
+    """Leaves (index, batch_id, seq) of batches that are gone altogether (the per-batch
+    audit reports leaves beyond the head of batches that still exist)."""
     rows = session.exec(
         select(LogLeaf.leaf_index, LogLeaf.batch_id, LogLeaf.seq)
-        .outerjoin(
-            Event,
-            and_(col(Event.batch_id) == col(LogLeaf.batch_id), col(Event.seq) == col(LogLeaf.seq)),
-        )
-        .where(col(Event.id).is_(None))
+        .outerjoin(Batch, col(Batch.id) == col(LogLeaf.batch_id))
+        .where(col(Batch.id).is_(None))
         .order_by(col(LogLeaf.leaf_index))
     ).all()
     return [(int(i), str(b), int(s)) for i, b, s in rows]

@@ -29,15 +29,14 @@ def create_log_key_command(settings: Settings, *, as_json: bool) -> tuple[int, s
 
 def local_log_problems() -> list[str]:
     """`registry audit --all`'s log part: the log's tables against themselves, and leaves
-    whose event is gone (one line each)."""
+    of batches that are gone (one line each)."""
     from registry.batches.audit import orphan_leaves
     from registry.log.audit import audit_log
 
     with unit_of_work() as session:
         lines = audit_log(session)
         lines += [
-            f"BROKEN batch {batch_id}: the log's leaf {index} records seq {seq}, which the "
-            "chain lacks (deleted event?)"
+            f"log: leaf {index} records batch {batch_id} seq {seq}, and that batch is gone"
             for index, batch_id, seq in orphan_leaves(session)
         ]
     return lines
