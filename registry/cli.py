@@ -189,13 +189,24 @@ def _print_keys(keys: list[Any], as_json: bool) -> None:
 @keys_app.command("create")
 def keys_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    log: Annotated[
+        bool, typer.Option("--log", help="Create the transparency log's checkpoint key instead.")
+    ] = False,
 ) -> None:
-    """Create the active label signing key.
+    """Create the active label signing key, or the log's checkpoint key.
 
-    Refused if a key is already active: use `registry keys rotate`.
+    Refused if a label key is already active: use `registry keys rotate`. With `--log`,
+    creates the transparency log's checkpoint key and prints its verifier key for
+    witnesses to pin.
     """
     from registry.labels.service import create_key
 
+    if log:
+        from registry.log.cli_log import create_log_key_command
+
+        status, line = create_log_key_command(_settings_or_exit(), as_json=as_json)
+        print(line, file=sys.stderr if status else sys.stdout)
+        raise typer.Exit(status)
     passphrase = _settings_or_exit().key_passphrase
     with _registry_errors(), unit_of_work(write=True) as session:
         key = create_key(session, passphrase=passphrase)
@@ -305,21 +316,56 @@ def _print_broken(report: Any) -> None:
 def audit(
     batch: Annotated[str | None, typer.Option(metavar="ID", help="Audit one batch.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Audit every batch.")] = False,
+    remote: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="Witness another registry's log (its base URL)."),
+    ] = None,
+    log_key: Annotated[
+        str | None, typer.Option(metavar="KEY", help="The log's pinned verifier key.")
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="Witness state file (the last checkpoint seen)."),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(metavar="KEY", help="A regulator's key: spot-check entries' events."),
+    ] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option(min=1, metavar="N", help="Check N random new entries by proof."),
+    ] = None,
 ) -> None:
-    """Recompute the hash chains of batches.
+    """Recompute the hash chains of batches, or witness a registry's transparency log.
 
     Prints one line per broken chain, naming the batch and its first bad record, and exits
     with status 1 if any chain is broken, 0 if all are intact, 2 for a usage error such as
     an unknown batch. A progress bar shows on a terminal.
 
+    With `--remote URL --log-key KEY`, witnesses a registry's log from outside, with none of
+    its settings: checks the checkpoint's signature and its consistency with the last one
+    seen (kept in `--state`), re-derives the root from new entries and, with a regulator's
+    `--api-key`, spot-checks sampled entries against their events. Exits 1 with one line
+    per problem.
+
     \b
     Examples:
       registry audit --all
       registry audit --batch 6f1c2d4e-0a8b-4c1d-9e2f-3a4b5c6d7e8f
+      registry audit --remote https://registry.example.cn --log-key "$LOG_KEY" --state witness.json
     """
+    if remote is not None:
+        from registry.log.cli_log import remote_audit
+
+        if not log_key or batch or all_:
+            raise typer.BadParameter("--remote needs --log-key and excludes --batch/--all")
+        status, lines = remote_audit(remote, log_key, state=state, api_key=api_key, sample=sample)
+        print("\n".join(lines))
+        raise typer.Exit(status)
     from registry.batches.audit import audit_all, audit_batch, count_events
     from registry.batches.service import get_batch
     from registry.core.errors import RegistryError
+    from registry.log.cli_log import local_log_problems
 
     if bool(batch) == all_:
         raise typer.BadParameter("give exactly one of --batch ID or --all")
@@ -346,8 +392,11 @@ def audit(
                 if not report.intact:
                     broken += 1
                     _print_broken(report)
-    print(f"audited {checked} events: {broken} broken chain(s)")
-    raise typer.Exit(1 if broken else 0)
+    log_lines = local_log_problems()
+    for line in log_lines:
+        print(line)
+    print(f"audited {checked} events: {broken} broken chain(s), {len(log_lines)} log problem(s)")
+    raise typer.Exit(1 if broken or log_lines else 0)
 
 
 def _demo_labels(seed: Any, out: Path, base_url: str) -> list[Any]:

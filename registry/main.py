@@ -21,6 +21,9 @@ from registry.core.queue import task_queue_for
 from registry.core.ratelimit import RateLimits
 from registry.jobs.router import router as jobs_router
 from registry.labels.router import router as labels_router
+from registry.log.append import STATS as LOG_STATS
+from registry.log.publisher import CheckpointThread
+from registry.log.router import router as log_router
 from registry.orgs.models import OrgKind
 from registry.orgs.router import router as orgs_router
 from registry.orgs.service import key_kind
@@ -44,11 +47,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.scan_recorder = recorder
     app.state.task_queue = task_queue_for(settings, app.state.engine)
     app.state.metric_sources = [ScanMetrics(recorder)] if recorder else []
+    app.state.metric_sources.append(LOG_STATS)
     if recorder is not None:
         recorder.start()
+    publisher = None
+    if settings.log_enabled and settings.publish_checkpoints and not settings.redis_url:
+        publisher = CheckpointThread(app.state.engine, settings)
+        publisher.start()
     try:
         yield
     finally:
+        if publisher is not None:
+            await to_thread.run_sync(publisher.stop)
         if recorder is not None:
             await to_thread.run_sync(recorder.stop)
         await to_thread.run_sync(app.state.task_queue.close)
@@ -76,6 +86,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         jobs_router,
         metrics_router,
         front_router,
+        log_router,
     ):
         app.include_router(router)
     install_offline_docs(app)

@@ -7,6 +7,7 @@ from registry.batches.models import Batch, Event
 from registry.brands.models import Brand, License
 from registry.jobs.models import Job
 from registry.labels.models import LabelRun, SigningKey
+from registry.log.models import LogCheckpoint, LogKey, LogLeaf, LogNode, LogPending, LogState
 from registry.orgs.models import ApiKey, Organization
 from registry.scans.models import ScanStreamEntry
 from registry.verify.models import Scan, ScanCounter
@@ -22,6 +23,12 @@ __all__ = [
     "Job",
     "LabelRun",
     "License",
+    "LogCheckpoint",
+    "LogKey",
+    "LogLeaf",
+    "LogNode",
+    "LogPending",
+    "LogState",
     "Organization",
     "Scan",
     "ScanCounter",

@@ -12,6 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Tests publish log checkpoints explicitly, never on a background thread.
+os.environ.setdefault("REGISTRY_PUBLISH_CHECKPOINTS", "false")
+
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 

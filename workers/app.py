@@ -44,6 +44,13 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "options": {"expires": settings.job_expiry_interval},
         },
     }
+    if settings.log_enabled:
+        schedule["publish-checkpoint"] = {
+            "task": queue.PUBLISH_CHECKPOINT,
+            "schedule": timedelta(seconds=settings.checkpoint_interval),
+            # A publication that waited past its interval is superseded by the next one.
+            "options": {"expires": settings.checkpoint_interval},
+        }
     if settings.redis_url:
         schedule["drain-scans"] = {
             "task": queue.DRAIN_SCANS,

@@ -23,12 +23,14 @@ from registry.core.queue import (
     AUDIT_RECENT_BATCHES,
     DRAIN_SCANS,
     EXPIRE_JOBS,
+    PUBLISH_CHECKPOINT,
     RENDER_LABEL_SHEET,
     task_engine,
 )
 from registry.core.time import utcnow
 from registry.jobs import runner
 from registry.jobs import service as jobs_service
+from registry.log.publisher import publish_now
 from registry.scans.ingest import CloneRules
 from registry.scans.stream import drain_scan_stream, redis_client
 from workers.app import registry_task
@@ -118,3 +120,9 @@ def expire_jobs() -> int:
                 path.unlink(missing_ok=True)
                 deleted += 1
     return deleted
+
+
+@registry_task(name=PUBLISH_CHECKPOINT, base=RegistryTask, ignore_result=True)
+def publish_checkpoint() -> int | None:
+    """Integrate queued events into the log and sign a checkpoint if the tree grew."""
+    return publish_now(task_engine(), get_settings())

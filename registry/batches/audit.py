@@ -1,33 +1,101 @@
-"""Chain audits: recompute every hash from the stored fields and compare."""
+"""Chain audits: recompute every hash from the stored fields and compare; check the batch
+row against event 0 (the row is only an index of chained facts) and, with the log, every
+event's hash against its leaf and the batch head against the log's last leaf of the batch.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
+from sqlalchemy import and_, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from registry.batches.chain import event_body, find_chain_problems
+from registry.batches.chain import ChainProblem, find_chain_problems
 from registry.batches.models import Batch, Event
-from registry.batches.schemas import AuditReport, ChainProblemPublic
+from registry.batches.schemas import AuditReport, ChainProblemPublic, EventFields, hashed_body
+from registry.brands.models import Brand
+from registry.log.models import LogLeaf, LogPending
+from registry.log.proofs import batch_head_proof
+
+# Batch columns that event 0 (`created`) carries; the row must say what the chain says.
+_ROW_FIELDS = ("lot", "product", "variety", "gtin")
 
 
-def _body_of(e: Event) -> dict[str, object]:
-    return event_body(
-        batch_id=e.batch_id,
-        seq=e.seq,
-        type=e.type,
-        event_time=e.event_time,
-        event_time_offset=e.event_time_offset,
-        recorded_at=e.recorded_at,
-        actor_org_id=e.actor_org_id,
-        location=e.location,
-        data=e.data,
-    )
+def row_problems(
+    batch: Batch, event0: EventFields | None, brand_slug: str | None
+) -> list[ChainProblem]:
+    """Where the batch row differs from the facts chained in event 0."""
+    if event0 is None or event0.seq != 0 or event0.type != "created":
+        return []  # the chain check already reports a missing or wrong event 0
+    data = event0.data
+    problems = [
+        ChainProblem(
+            0,
+            f"batch row {name} {getattr(batch, name)!r} differs from event 0's {data.get(name)!r}",
+        )
+        for name in _ROW_FIELDS
+        if getattr(batch, name) != data.get(name)
+    ]
+    if brand_slug is not None and brand_slug != data.get("brand"):
+        problems.append(
+            ChainProblem(
+                0, f"batch row brand {brand_slug!r} differs from event 0's {data.get('brand')!r}"
+            )
+        )
+    if batch.cooperative_org_id != event0.actor_org_id:
+        problems.append(ChainProblem(0, "batch row cooperative differs from the author of event 0"))
+    return problems
 
 
-def _report(batch: Batch, events: list[Event]) -> AuditReport:
-    links = [(e.seq, e.prev_hash, e.hash, _body_of(e)) for e in events]
+def log_problems(
+    batch: Batch,
+    hashes: dict[int, str],
+    leaves: dict[int, bytes],
+    pending: set[int],
+) -> list[ChainProblem]:
+    """Each event's hash against its leaf; the head against the batch's last leaf.
+
+    `hashes` and `leaves` map seq to the event's hash / the leaf's data; `pending` holds
+    the seqs still queued for the log (committed, not integrated yet)."""
+    problems: list[ChainProblem] = []
+    for seq, digest in hashes.items():
+        leaf = leaves.get(seq)
+        if leaf is None:
+            if seq not in pending:
+                problems.append(ChainProblem(seq, "event is not in the transparency log"))
+        elif leaf.hex() != digest:
+            problems.append(
+                ChainProblem(
+                    seq, f"hash {digest[:12]}… differs from its log leaf {leaf.hex()[:12]}…"
+                )
+            )
+    beyond = sorted(s for s in leaves if s not in hashes)
+    if beyond:
+        problems.append(
+            ChainProblem(
+                beyond[0],
+                f"the log holds seq {beyond[0]} of this batch, which the "
+                f"chain lacks (head is seq {batch.head_seq})",
+            )
+        )
+    return problems
+
+
+def _report(
+    batch: Batch,
+    events: Sequence[EventFields],
+    *,
+    brand_slug: str | None = None,
+    log: tuple[dict[int, bytes], set[int]] | None = None,
+) -> AuditReport:
+    links = [(e.seq, e.prev_hash, e.hash, hashed_body(e)) for e in events]
     problems = find_chain_problems(links, head_seq=batch.head_seq, head_hash=batch.head_hash)
+    problems += row_problems(batch, events[0] if events else None, brand_slug)
+    if log is not None:
+        problems += log_problems(batch, {e.seq: e.hash for e in events}, *log)
+    problems.sort(key=lambda p: p.seq)
     return AuditReport(
         batch_id=batch.id,
         intact=not problems,
@@ -38,45 +106,108 @@ def _report(batch: Batch, events: list[Event]) -> AuditReport:
 
 
 def audit_loaded(*, batch: Batch, events: list[Event]) -> AuditReport:
-    """Audit a chain whose events the caller already loaded, in (seq, id) order."""
+    """Audit a chain whose events the caller already loaded, in (seq, id) order (the chain
+    and the batch row; not the log, which needs the database)."""
     return _report(batch, events)
 
 
+def _log_of_batch(
+    session: Session, batch_id: str, event_ids: list[int]
+) -> tuple[dict[int, bytes], set[int]]:
+    leaves = {
+        seq: bytes(data)
+        for seq, data in session.exec(
+            select(LogLeaf.seq, LogLeaf.data).where(LogLeaf.batch_id == batch_id)
+        )
+    }
+    pending_ids = (
+        set(
+            session.exec(
+                select(LogPending.event_id).where(col(LogPending.event_id).in_(event_ids))
+            ).all()
+        )
+        if event_ids
+        else set()
+    )
+    return leaves, pending_ids
+
+
 def audit_batch(session: Session, *, batch: Batch) -> AuditReport:
-    events = session.exec(
-        select(Event).where(Event.batch_id == batch.id).order_by(col(Event.seq), col(Event.id))
-    ).all()
-    return _report(batch, list(events))
+    events = list(
+        session.exec(
+            select(Event).where(Event.batch_id == batch.id).order_by(col(Event.seq), col(Event.id))
+        ).all()
+    )
+    brand = session.get(Brand, batch.brand_id)
+    leaves, pending_ids = _log_of_batch(session, batch.id, [e.id for e in events if e.id])
+    pending = {e.seq for e in events if e.id in pending_ids}
+    return _report(
+        batch, events, brand_slug=None if brand is None else brand.slug, log=(leaves, pending)
+    )
+
+
+def audit_with_head_proof(session: Session, *, batch: Batch) -> AuditReport:
+    """The batch's audit with its head's place in the log (leaf, proof, checkpoint)."""
+    report = audit_batch(session, batch=batch)
+    report.log = batch_head_proof(session, batch_id=batch.id, head_seq=batch.head_seq)
+    return report
 
 
 def count_events(session: Session) -> int:
-    from sqlalchemy import func
-
     return int(session.exec(select(func.count()).select_from(Event)).one())
 
 
-def audit_all(session: Session, *, chunk: int = 2000) -> Iterator[tuple[AuditReport, int]]:
-    """Audit every batch, streaming events in (batch_id, seq) order.
+def audit_all(session: Session, *, chunk: int = 5000) -> Iterator[tuple[AuditReport, int]]:
+    """Audit every batch, streaming events with their log leaves in (batch_id, seq) order.
 
     Yields each batch's report with the number of events it covered, so callers can
-    show progress. Batches with no events at all are reported too.
-    """
+    show progress. Batches with no events at all are reported too."""
     batches = {b.id: b for b in session.exec(select(Batch))}
+    slugs = dict(session.exec(select(Brand.id, Brand.slug)).all())
+    pending_ids = set(session.exec(select(LogPending.event_id)).all())
     seen: set[str] = set()
-    current: list[Event] = []
-    stream = session.exec(
-        select(Event)
-        .order_by(col(Event.batch_id), col(Event.seq), col(Event.id))
+    # Plain column rows, not ORM objects: the audit reads each event once.
+    events_t, leaves_t = Event.__table__, LogLeaf.__table__  # type: ignore[attr-defined]
+    joined = events_t.outerjoin(
+        leaves_t,
+        and_(leaves_t.c.batch_id == events_t.c.batch_id, leaves_t.c.seq == events_t.c.seq),
+    )
+    stream = session.execute(
+        sa_select(events_t, leaves_t.c.data.label("leaf_data"))
+        .select_from(joined)
+        .order_by(events_t.c.batch_id, events_t.c.seq, events_t.c.id)
         .execution_options(yield_per=chunk)
     )
-    for event in stream:
-        if current and current[0].batch_id != event.batch_id:
+    current: list[Any] = []
+    leaves: dict[int, bytes] = {}
+
+    def flush() -> AuditReport:
+        batch = batches[current[0].batch_id]
+        pending = {e.seq for e in current if e.id in pending_ids}
+        return _report(batch, current, brand_slug=slugs.get(batch.brand_id), log=(leaves, pending))
+
+    for row in stream:
+        if current and current[0].batch_id != row.batch_id:
             seen.add(current[0].batch_id)
-            yield _report(batches[current[0].batch_id], current), len(current)
-            current = []
-        current.append(event)
+            yield flush(), len(current)
+            current, leaves = [], {}
+        current.append(row)
+        if row.leaf_data is not None:
+            leaves[row.seq] = bytes(row.leaf_data)
     if current:
         seen.add(current[0].batch_id)
-        yield _report(batches[current[0].batch_id], current), len(current)
+        yield flush(), len(current)
     for batch_id in sorted(batches.keys() - seen):
         yield _report(batches[batch_id], []), 0
+
+
+def orphan_leaves(session: Session) -> list[tuple[int, str, int]]:
+    """Leaves (index, batch_id, seq) of batches that are gone altogether (the per-batch
+    audit reports leaves beyond the head of batches that still exist)."""
+    rows = session.exec(
+        select(LogLeaf.leaf_index, LogLeaf.batch_id, LogLeaf.seq)
+        .outerjoin(Batch, col(Batch.id) == col(LogLeaf.batch_id))
+        .where(col(Batch.id).is_(None))
+        .order_by(col(LogLeaf.leaf_index))
+    ).all()
+    return [(int(i), str(b), int(s)) for i, b, s in rows]

@@ -42,8 +42,29 @@ def _check_gln(value: str) -> str:
     return normalize_gtin(value)[1:]
 
 
+_SAFE_INTEGER = 2**53 - 1
+
+
+def _refuse_unsafe_integers(value: Any, where: str) -> None:
+    """I-JSON: an integer beyond +-(2**53 - 1) is refused, never rounded into a float."""
+    if type(value) is int and abs(value) > _SAFE_INTEGER:
+        raise ValueError(f"{where or 'value'}: integer {value} is beyond +-(2**53 - 1) (I-JSON)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unsafe_integers(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_unsafe_integers(item, f"{where}[{i}]")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _i_json_numbers(cls, value: Any) -> Any:
+        _refuse_unsafe_integers(value, "")
+        return value
 
 
 LANGUAGES = ("zh", "en")

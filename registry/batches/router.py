@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
 
 from registry.batches import service, sync
-from registry.batches.audit import audit_batch
+from registry.batches.audit import audit_with_head_proof
 from registry.batches.event_types import EventIn
 from registry.batches.schemas import (
     AuditReport,
@@ -20,6 +20,8 @@ from registry.batches.schemas import (
 )
 from registry.core.auth import require_kind
 from registry.core.db import SessionDep
+from registry.log.answers import with_leaf_indexes
+from registry.log.append import batch_leaf_indexes
 from registry.orgs.models import Organization, OrgKind
 
 router = APIRouter(prefix="/v1", tags=["batches"])
@@ -75,34 +77,34 @@ def append_event(
     event: Annotated[EventIn, Body()],
     session: SessionDep,
     org: Writer,
-    response: Response,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
-) -> EventPublic:
+) -> Response:
     """Append an event. Repeating a request with the same `Idempotency-Key` and body
     answers 200 with the original event; the same key with another body answers 409."""
     written, created = service.append_event(
         session, batch_id=batch_id, event=event, actor=org, idempotency_key=idempotency_key
     )
-    if not created:
-        response.status_code = 200
-    return EventPublic.build(written)
+    answer = EventPublic.build(written)
+    return with_leaf_indexes(session, answer, [answer], status_code=201 if created else 200)
 
 
 @router.get("/batches/{batch_id}/events", response_model=list[EventPublic])
 def list_events(batch_id: str, session: SessionDep, org: Reader) -> list[EventPublic]:
-    return [
-        EventPublic.build(e) for e in service.list_events(session, batch_id=batch_id, actor=org)
-    ]
+    events = service.list_events(session, batch_id=batch_id, actor=org)
+    indexes = batch_leaf_indexes(session, batch_id)
+    return [EventPublic.build(e, indexes.get(e.seq)) for e in events]
 
 
 @router.get("/batches/{batch_id}/audit", response_model=AuditReport)
 def audit(batch_id: str, session: SessionDep, org: Reader) -> AuditReport:
     batch = service.get_batch(session, batch_id)
     service.ensure_visible(session, batch, org)
-    return audit_batch(session, batch=batch)
+    return audit_with_head_proof(session, batch=batch)
 
 
 @router.post("/sync", response_model=SyncResponse)
-def sync_outbox(body: SyncRequest, session: SessionDep, org: Writer) -> SyncResponse:
+def sync_outbox(body: SyncRequest, session: SessionDep, org: Writer) -> Response:
     """Apply an offline outbox in order; each item succeeds or fails on its own."""
-    return SyncResponse(results=sync.apply_outbox(session, actor=org, items=body.items))
+    answer = SyncResponse(results=sync.apply_outbox(session, actor=org, items=body.items))
+    events = [r.event for r in answer.results if r.event is not None]
+    return with_leaf_indexes(session, answer, events, status_code=200)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from registry.batches.chain import event_body
 from registry.batches.event_types import Translations
 from registry.batches.models import Batch, BatchStatus, Event
 from registry.core.identifiers import check_gs1_text, check_text, normalize_gtin
 from registry.core.time import as_utc, in_offset
+from registry.log.schemas import HeadProof
 
 Lot = Annotated[str, AfterValidator(lambda v: check_gs1_text(v, field="lot"))]
 Gtin = Annotated[str, AfterValidator(normalize_gtin)]
@@ -65,7 +67,56 @@ class BatchPublic(BaseModel):
         )
 
 
+class EventFields(Protocol):
+    """What hashing and auditing read from an event: an `Event` or a row of its columns."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def batch_id(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def event_time(self) -> datetime: ...
+    @property
+    def event_time_offset(self) -> str: ...
+    @property
+    def recorded_at(self) -> datetime: ...
+    @property
+    def actor_org_id(self) -> str: ...
+    @property
+    def location(self) -> dict[str, Any] | None: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+
+
+def hashed_body(event: EventFields) -> dict[str, Any]:
+    """The exact object whose JCS bytes the event's hash covers (times in UTC form)."""
+    return event_body(
+        batch_id=event.batch_id,
+        seq=event.seq,
+        type=event.type,
+        event_time=event.event_time,
+        event_time_offset=event.event_time_offset,
+        recorded_at=event.recorded_at,
+        actor_org_id=event.actor_org_id,
+        location=event.location,
+        data=event.data,
+    )
+
+
 class EventPublic(BaseModel):
+    """An event as shown: its fields (event_time in its original offset), and everything
+    an outsider needs to check it: `body` (the exact hashed object, times in the hashed
+    UTC form), `prev_hash`, `hash` = SHA-256(prev_hash bytes || JCS(body)) and the event's
+    `leaf_index` in the transparency log (null until the log has integrated it)."""
+
     batch_id: str
     seq: int
     type: str
@@ -77,9 +128,11 @@ class EventPublic(BaseModel):
     data: dict[str, Any]
     prev_hash: str
     hash: str
+    body: dict[str, Any]
+    leaf_index: int | None = None
 
     @classmethod
-    def build(cls, event: Event) -> EventPublic:
+    def build(cls, event: Event, leaf_index: int | None = None) -> EventPublic:
         return cls(
             batch_id=event.batch_id,
             seq=event.seq,
@@ -92,6 +145,8 @@ class EventPublic(BaseModel):
             data=event.data,
             prev_hash=event.prev_hash,
             hash=event.hash,
+            body=hashed_body(event),
+            leaf_index=leaf_index,
         )
 
 
@@ -106,6 +161,9 @@ class AuditReport(BaseModel):
     length: int
     head_hash: str
     problems: list[ChainProblemPublic]
+    # The head event's leaf index, its inclusion proof against the latest checkpoint and
+    # that checkpoint (GET /v1/batches/{id}/audit; null where not computed).
+    log: HeadProof | None = None
 
 
 class SyncItem(BaseModel):

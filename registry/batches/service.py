@@ -35,6 +35,7 @@ from registry.brands.service import get_brand, require_license
 from registry.core.canonical import canonical_json, sha256_hex
 from registry.core.errors import Forbidden, InvalidInput
 from registry.core.time import as_utc, format_offset, utcnow
+from registry.log.append import queue_for_log
 from registry.orgs.models import Organization, OrgKind
 
 # Kinds that see every batch (read-only for regulators).
@@ -153,6 +154,8 @@ def _write(
     session.add(event)
     session.add(batch)
     session.flush()
+    assert event.id is not None
+    queue_for_log(session, event_id=event.id)
     return event
 
 

@@ -107,6 +107,17 @@ class Settings(BaseSettings):
     def trusted_proxy_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies)
 
+    # The transparency log (registry/log/). Off only to measure what it costs (benchmarks):
+    # events are then neither queued nor integrated, and the audit reports them missing.
+    log_enabled: bool = True
+    # The log's name in checkpoints and its key; default: the public URL's host + "/log".
+    log_origin: str | None = None
+    # Seconds between checkpoint publications (Celery beat, or a thread without Redis).
+    checkpoint_interval: float = Field(default=5.0, gt=0)
+    # Without Redis, each API process publishes checkpoints on a thread (off in tests, which
+    # publish explicitly).
+    publish_checkpoints: bool = True
+
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if self.environment == "production" and self.key_passphrase == DEV_KEY_PASSPHRASE:
@@ -115,6 +126,14 @@ class Settings(BaseSettings):
                 "(the development passphrase is refused)"
             )
         return self
+
+    @property
+    def log_name(self) -> str:
+        """The log's origin line (also its key's name): no scheme, no '+' or spaces."""
+        if self.log_origin:
+            return self.log_origin
+        host = self.public_url.split("://", 1)[-1].rstrip("/")
+        return f"{host}/log"
 
     @property
     def is_sqlite(self) -> bool:

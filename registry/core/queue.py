@@ -29,6 +29,7 @@ RENDER_LABEL_SHEET = "registry.render_label_sheet"
 DRAIN_SCANS = "registry.drain_scans"
 AUDIT_RECENT_BATCHES = "registry.audit_recent_batches"
 EXPIRE_JOBS = "registry.expire_jobs"
+PUBLISH_CHECKPOINT = "registry.publish_checkpoint"
 
 _bound_engine: ContextVar[Engine | None] = ContextVar("registry_task_engine", default=None)
 

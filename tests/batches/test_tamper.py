@@ -107,7 +107,8 @@ TAMPERING = [
     pytest.param(_delete_last, 4, "batch head is seq 4, chain ends at seq 3", id="delete-last"),
     pytest.param(_delete_all, 0, "no events", id="delete-all"),
     pytest.param(_swap, 1, "does not match", id="swap-seqs"),
-    pytest.param(_rehashed(2), 3, "prev_hash", id="rehash-middle"),
+    # The log remembers the old hash: the rewritten event itself is named.
+    pytest.param(_rehashed(2), 2, "differs from its log leaf", id="rehash-middle"),
     pytest.param(_rehashed(4), 4, "batch head hash", id="rehash-last"),
 ]
 

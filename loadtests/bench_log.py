@@ -1,0 +1,237 @@
+"""Benchmark: what the transparency log costs and serves.
+
+Appends/s through HTTP with the log on and off (`REGISTRY_LOG_ENABLED`), SQLite and
+PostgreSQL, 1 client and 8 clients on 8 batches, with 1 and N server processes; the
+sequencer's lock hold (from /metrics, 1-process runs); `POST /v1/sync` events/s; inclusion
+proofs served per second; checkpoint publication time and storage at 1M leaves; and
+`registry audit --all` events/s (events, chains and log) over 100,000 events.
+
+    .venv/bin/python -m loadtests.bench_log [--seconds 10] [--workers 4] [--leaves 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from sqlalchemy import insert, text
+
+from loadtests.bench_appends import PG_BENCH_URL, hammer, seed
+from loadtests.server import Server, fresh_database
+from registry.core.config import get_settings
+from registry.core.db import make_engine, unit_of_work
+from registry.log import merkle
+from registry.log.models import LogLeaf, LogNode, LogState
+from registry.log.publisher import publish_now
+from registry.migrate import upgrade
+
+
+def _metric(base: str, name: str) -> float:
+    for line in httpx2.get(f"{base}/metrics", timeout=10).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def appends(backend: str, workdir: Path, seconds: float, workers: int) -> list[str]:
+    rows = []
+    for log_on in (True, False):
+        for procs in sorted({1, workers}):
+            url = fresh_database(backend, workdir, pg_url=PG_BENCH_URL)
+            engine = make_engine(url)
+            upgrade(engine)
+            key, ids = seed(engine, 8)
+            engine.dispose()
+            env = {"REGISTRY_LOG_ENABLED": "true" if log_on else "false"}
+            with Server(database_url=url, workers=procs, extra_env=env) as server:
+                for label, clients, batches in [
+                    ("1 client", 1, ids[:1]),
+                    ("8 clients, 8 batches", 8, ids),
+                ]:
+                    before = (
+                        _metric(server.url, "registry_log_lock_seconds_total"),
+                        _metric(server.url, "registry_log_integrations_total"),
+                    )
+                    r = hammer(server.url, key, batches, clients, seconds)
+                    lock = ""
+                    if log_on and procs == 1:
+                        held = _metric(server.url, "registry_log_lock_seconds_total") - before[0]
+                        n = _metric(server.url, "registry_log_integrations_total") - before[1]
+                        lock = (
+                            f"{held / n * 1000:.1f} ms x {n:.0f} "
+                            f"({r['ok'] / max(n, 1):.1f} leaves each)"
+                        )
+                    rows.append(
+                        f"| {backend} | {'on' if log_on else 'off'} | {procs} | {label} | "
+                        f"{r['events_per_s']:.0f} | {r['errors']} | {lock} |"
+                    )
+                    print(rows[-1], flush=True)
+    return rows
+
+
+def sync_calls(backend: str, workdir: Path, per_call: int, calls: int, workers: int) -> str:
+    url = fresh_database(backend, workdir, pg_url=PG_BENCH_URL)
+    engine = make_engine(url)
+    upgrade(engine)
+    key, ids = seed(engine, 8)
+    engine.dispose()
+    with Server(database_url=url, workers=workers) as server:
+        done = [0]
+
+        def run(i: int) -> None:
+            with httpx2.Client(
+                base_url=server.url, timeout=300, headers={"Authorization": f"Bearer {key}"}
+            ) as c:
+                for call in range(calls):
+                    items = [
+                        {
+                            "batch_id": ids[i],
+                            "idempotency_key": f"s{i}-{call}-{k}",
+                            "event": {
+                                "type": "stored",
+                                "event_time": datetime.now(UTC).isoformat(),
+                                "data": {"place": "x"},
+                            },
+                        }
+                        for k in range(per_call)
+                    ]
+                    r = c.post("/v1/sync", json={"items": items})
+                    assert r.status_code == 200, r.text[:300]
+                    done[0] += sum(1 for x in r.json()["results"] if x["status"] == "created")
+
+        start = time.perf_counter()
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(ids))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - start
+    return (
+        f"| {backend} | sync, {per_call} events/call, 8 clients, {workers} procs | "
+        f"{done[0] / elapsed:.0f} events/s |"
+    )
+
+
+def synthetic_leaves(url: str, edge: merkle.CompactRange, count: int, rng: random.Random) -> None:
+    """Append `count` random leaves and the subtrees they complete to the log, in bulk."""
+    engine = make_engine(url)
+    with unit_of_work(engine, write=True) as s:
+        s.execute(text("DELETE FROM log_state"))
+        leaves: list[dict[str, Any]] = []
+        nodes: list[dict[str, Any]] = []
+        for _ in range(count):
+            i, data = edge.size, rng.randbytes(32)
+            leaves.append(
+                {"leaf_index": i, "batch_id": f"b{i // 100:034d}", "seq": i % 100, "data": data}
+            )
+            for level, idx, h in edge.append_hash(merkle.leaf_hash(data)):
+                nodes.append({"level": level, "node_index": idx, "hash": h})
+            if len(leaves) >= 20000:
+                s.execute(insert(LogLeaf), leaves)
+                s.execute(insert(LogNode), nodes)
+                leaves, nodes = [], []
+        if leaves:
+            s.execute(insert(LogLeaf), leaves)
+        if nodes:
+            s.execute(insert(LogNode), nodes)
+        s.add(LogState(id=1, size=edge.size, root=edge.root()))
+    engine.dispose()
+
+
+def log_at_scale(workdir: Path, leaves: int, seconds: float) -> list[str]:
+    url = fresh_database("postgres", workdir, pg_url=PG_BENCH_URL)
+    engine = make_engine(url)
+    upgrade(engine)
+    start = time.perf_counter()
+    edge, rng = merkle.CompactRange(), random.Random(9)
+    synthetic_leaves(url, edge, leaves, rng)
+    out = [f"synthetic log of {leaves} leaves built in {time.perf_counter() - start:.0f} s"]
+    with engine.connect() as conn:
+        size = conn.execute(
+            text(
+                "SELECT pg_total_relation_size('log_leaves') + pg_total_relation_size('log_nodes')"
+            )
+        ).scalar_one()
+    out.append(
+        f"storage (PostgreSQL, leaves + subtree hashes + indexes): "
+        f"{size / leaves * 1_000_000 / 2**20:.0f} MiB per million leaves"
+    )
+    settings = get_settings()
+    timings = []
+    for extra in (0, 1, 1000):
+        if extra:
+            synthetic_leaves(url, edge, extra, rng)
+        t = time.perf_counter()
+        publish_now(engine, settings)
+        timings.append(time.perf_counter() - t)
+    out.append(
+        "checkpoint publication at ~1M leaves: "
+        + ", ".join(f"{t * 1000:.0f} ms" for t in timings)
+        + " (first, after +1 leaf, after +1000 leaves)"
+    )
+    engine.dispose()
+    with Server(database_url=url, workers=1) as server:
+        count = [0]
+        errors: list[str] = []
+        deadline = time.perf_counter() + seconds
+
+        def run() -> None:
+            rng = random.Random()
+            with httpx2.Client(base_url=server.url) as c:
+                while time.perf_counter() < deadline:
+                    i = rng.randrange(leaves)
+                    r = c.get(
+                        "/v1/log/proof/inclusion", params={"leaf_index": i, "tree_size": leaves}
+                    )
+                    if r.status_code != 200:
+                        errors.append(r.text[:200])
+                        return
+                    count[0] += 1
+
+        threads = [threading.Thread(target=run) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        out.append(
+            f"inclusion proofs at {leaves} leaves, 8 clients, 1 process: "
+            f"{count[0] / seconds:.0f} proofs/s"
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--leaves", type=int, default=1_000_000)
+    parser.add_argument("--sync-per-call", type=int, default=500)
+    parser.add_argument("--only", default="appends,sync,scale")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--workdir", type=Path, default=Path("loadtests/out"))
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    only = set(args.only.split(","))
+    if "appends" in only:
+        print("| backend | log | procs | clients | appends/s | errors | sequencer lock hold |")
+        print("|---|---|---|---|---|---|---|")
+        for backend in args.backends.split(","):
+            appends(backend, args.workdir, args.seconds, args.workers)
+    if "sync" in only:
+        for backend in ("sqlite", "postgres"):
+            print(
+                sync_calls(backend, args.workdir, args.sync_per_call, 4, args.workers), flush=True
+            )
+    if "scale" in only:
+        for line in log_at_scale(args.workdir, args.leaves, args.seconds):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Reading and growing the stored tree: leaves, complete subtree hashes and the log state.
+
+The sequencer (`integrate`) is the only writer. Appenders never touch the log's state: an
+event's transaction only queues the event (`queue_event`), so writers of different batches
+share no lock at all. `integrate` then, under the log_state row lock (SQLite: the write
+lock), gives the queued, committed events the next leaf indexes in event-id order, writes
+the leaves and the subtree hashes they complete, and moves the size and root. A rolled-back
+event never reached the queue, so leaf indexes have no gaps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, insert, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from registry.batches.models import Event
+from registry.core.time import utcnow
+from registry.log import merkle
+from registry.log.models import LogLeaf, LogNode, LogPending, LogState
+
+
+def queue_event(session: Session, *, event_id: int) -> None:
+    """Queue a flushed event for the log, in the event's own transaction."""
+    session.add(LogPending(event_id=event_id))
+
+
+def locked_state(session: Session, *, skip_locked: bool = False) -> LogState | None:
+    """The log's state row, locked for the sequencer (created if a test emptied it).
+    With `skip_locked`, None when another sequencer holds it (PostgreSQL)."""
+    query = select(LogState).where(LogState.id == 1).with_for_update(skip_locked=skip_locked)
+    state = session.exec(query).first()
+    if state is not None:
+        return state
+    if skip_locked and session.get(LogState, 1) is not None:
+        return None
+    savepoint = session.begin_nested()
+    try:
+        session.add(LogState(id=1, size=0, root=merkle.EMPTY_ROOT))
+        session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+    return session.exec(select(LogState).where(LogState.id == 1).with_for_update()).one()
+
+
+def current_state(session: Session) -> tuple[int, bytes]:
+    state = session.get(LogState, 1)
+    return (0, merkle.EMPTY_ROOT) if state is None else (state.size, bytes(state.root))
+
+
+def read_nodes(session: Session, keys: Iterable[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
+    """The hashes of the given complete subtrees, in two queries."""
+    keys = set(keys)
+    out: dict[merkle.NodeKey, bytes] = {}
+    leaves = [index for level, index in keys if level == 0]
+    inner = [(level, index) for level, index in keys if level > 0]
+    if leaves:
+        for index, data in session.exec(
+            select(LogLeaf.leaf_index, LogLeaf.data).where(col(LogLeaf.leaf_index).in_(leaves))
+        ):
+            out[(0, index)] = merkle.leaf_hash(bytes(data))
+    if inner:
+        for level, index, digest in session.exec(
+            select(LogNode.level, LogNode.node_index, LogNode.hash).where(
+                tuple_(col(LogNode.level), col(LogNode.node_index)).in_(inner)
+            )
+        ):
+            out[(level, index)] = bytes(digest)
+    missing = keys - out.keys()
+    if missing:
+        raise merkle.ProofError(
+            "the stored tree lacks subtree hashes",
+            expected=f"{len(keys)} nodes",
+            actual=f"missing {sorted(missing)[:3]}",
+        )
+    return out
+
+
+def hashes_of_ranges(session: Session, ranges: list[tuple[int, int]]) -> list[bytes]:
+    nodes = read_nodes(session, merkle.needed_nodes(ranges))
+    return merkle.hash_ranges(ranges, lambda level, index: nodes[(level, index)])
+
+
+def root_at(session: Session, size: int) -> bytes:
+    """The root of the first `size` leaves, from O(log size) stored subtrees."""
+    if size == 0:
+        return merkle.EMPTY_ROOT
+    return hashes_of_ranges(session, [(0, size)])[0]
+
+
+def _edge(size: int) -> list[merkle.NodeKey]:
+    """The complete subtrees that make up a tree of `size` leaves, largest first."""
+    return merkle.complete_subtrees(0, size) if size else []
+
+
+def integrate(session: Session, *, limit: int = 5000, skip_locked: bool = False) -> int | None:
+    """Give queued committed events the next leaf indexes; returns how many were added
+    (None: with `skip_locked`, another sequencer holds the lock and nothing was done).
+
+    Call in a write transaction of its own and commit it; concurrent callers queue on the
+    log_state row lock, and the first one integrates what every waiting writer queued."""
+    state = locked_state(session, skip_locked=skip_locked)
+    if state is None:
+        return None
+    session.info["log_locked_at"] = time.perf_counter()
+    rows = session.exec(
+        select(LogPending.event_id, Event.batch_id, Event.seq, Event.hash)
+        .join(Event, col(Event.id) == col(LogPending.event_id))
+        .order_by(col(LogPending.event_id))
+        .limit(limit)
+    ).all()
+    if not rows:
+        return 0
+    size = state.size
+    edge_keys = _edge(size)
+    stored = read_nodes(session, edge_keys)
+    edge = merkle.CompactRange(size, [stored[key] for key in edge_keys])
+    leaves: list[dict[str, Any]] = []
+    nodes: list[dict[str, Any]] = []
+    for offset, (_, batch_id, seq, chain_hash) in enumerate(rows):
+        data = bytes.fromhex(chain_hash)
+        leaves.append({"leaf_index": size + offset, "batch_id": batch_id, "seq": seq, "data": data})
+        for level, node_index, digest in edge.append_hash(merkle.leaf_hash(data)):
+            nodes.append({"level": level, "node_index": node_index, "hash": digest})
+    session.execute(insert(LogLeaf), leaves)
+    if nodes:
+        session.execute(insert(LogNode), nodes)
+    session.execute(delete(LogPending).where(col(LogPending.event_id).in_([r[0] for r in rows])))
+    state.size = size + len(rows)
+    state.root = edge.root()
+    state.updated_at = utcnow()
+    session.add(state)
+    session.flush()
+    return len(rows)
+
+
+def pending_count(session: Session) -> int:
+    from sqlalchemy import func
+
+    return int(session.exec(select(func.count()).select_from(LogPending)).one())
