@@ -178,13 +178,15 @@ def audit_all(session: Session, *, chunk: int = 5000) -> Iterator[tuple[AuditRep
         .order_by(events_t.c.batch_id, events_t.c.seq, events_t.c.id)
         .execution_options(yield_per=chunk)
     )
+    beyond = _leaves_without_event(session)
     current: list[Any] = []
     leaves: dict[int, bytes] = {}
 
     def flush() -> AuditReport:
         batch = batches[current[0].batch_id]
         pending = {e.seq for e in current if e.id in pending_ids}
-        return _report(batch, current, brand_slug=slugs.get(batch.brand_id), log=(leaves, pending))
+        log = ({**beyond.get(batch.id, {}), **leaves}, pending)
+        return _report(batch, current, brand_slug=slugs.get(batch.brand_id), log=log)
 
     for row in stream:
         if current and current[0].batch_id != row.batch_id:
@@ -198,7 +200,26 @@ def audit_all(session: Session, *, chunk: int = 5000) -> Iterator[tuple[AuditRep
         seen.add(current[0].batch_id)
         yield flush(), len(current)
     for batch_id in sorted(batches.keys() - seen):
-        yield _report(batches[batch_id], []), 0
+        yield _report(batches[batch_id], [], log=(beyond.get(batch_id, {}), set())), 0
+
+
+def _leaves_without_event(session: Session) -> dict[str, dict[int, bytes]]:
+    """Leaves whose event is gone, by batch and seq (a chain cut back below its log)."""
+    events_t, leaves_t = Event.__table__, LogLeaf.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        sa_select(leaves_t.c.batch_id, leaves_t.c.seq, leaves_t.c.data)
+        .select_from(
+            leaves_t.outerjoin(
+                events_t,
+                and_(events_t.c.batch_id == leaves_t.c.batch_id, events_t.c.seq == leaves_t.c.seq),
+            )
+        )
+        .where(events_t.c.id.is_(None))
+    )
+    found: dict[str, dict[int, bytes]] = {}
+    for batch_id, seq, data in rows:
+        found.setdefault(batch_id, {})[int(seq)] = bytes(data)
+    return found
 
 
 def orphan_leaves(session: Session) -> list[tuple[int, str, int]]:
