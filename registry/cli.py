@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
-from pydantic import ValidationError
 from rich.progress import Progress
 
 from registry.core.config import Settings, get_settings
@@ -45,16 +44,42 @@ def serve(
     port: int = 8000,
     workers: Annotated[int, typer.Option(min=1)] = 1,
 ) -> None:
-    """Serve the HTTP API (stateless: run several workers or machines behind a proxy)."""
+    """Serve the HTTP API (stateless: run several workers or machines behind a proxy).
+    Refuses to start (exit 2, a few lines saying what to do) when the settings are refused,
+    the database cannot be reached, or its schema is not at this version's revision."""
+    _preflight_or_exit()
     _serve(host, port, workers)
+
+
+def _preflight_or_exit() -> None:
+    from registry.preflight import PreflightError, check
+
+    try:
+        check()
+    except PreflightError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
+        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply the schema migrations."""
-    from registry.migrate import upgrade
+    from sqlalchemy.exc import OperationalError
 
-    upgrade(get_engine(), revision)
+    from registry.migrate import upgrade
+    from registry.preflight import PreflightError, connection_refused, database_url
+
+    try:
+        url = database_url(_settings_or_exit().database_url)
+        try:
+            upgrade(get_engine(), revision)
+        except OperationalError as exc:
+            raise connection_refused(exc, url) from None
+    except PreflightError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
+        raise typer.Exit(2) from None
     print(f"database at {get_settings().database_url.split('@')[-1]} is at {revision}")
 
 
@@ -105,12 +130,15 @@ def create_key(
 
 
 def _settings_or_exit() -> Settings:
-    """The settings, or a one-line error (e.g. production with the development passphrase)."""
+    """The settings, or one line per refused value (e.g. production with the development
+    passphrase) and exit status 2."""
+    from registry.preflight import PreflightError, settings
+
     try:
-        return get_settings()
-    except ValidationError as exc:
-        messages = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        print(f"error: {messages}", file=sys.stderr)
+        return settings()
+    except PreflightError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
         raise typer.Exit(2) from None
 
 

@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_KEY_PASSPHRASE = "development-only-passphrase"
+# Label keys are encrypted under the passphrase; production wants one that resists guessing.
+MIN_PRODUCTION_PASSPHRASE = 16
 
 
 class Settings(BaseSettings):
@@ -57,11 +59,28 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
-        if self.environment == "production" and self.key_passphrase == DEV_KEY_PASSPHRASE:
-            raise ValueError(
+        """Production refuses the development passphrase, a short one, and label URLs
+        that are not https (every problem named, one sentence each)."""
+        if self.environment != "production":
+            return self
+        problems = []
+        if self.key_passphrase == DEV_KEY_PASSPHRASE:
+            problems.append(
                 "REGISTRY_KEY_PASSPHRASE must be set in production "
                 "(the development passphrase is refused)"
             )
+        elif len(self.key_passphrase) < MIN_PRODUCTION_PASSPHRASE:
+            problems.append(
+                f"REGISTRY_KEY_PASSPHRASE is too short for production: use at least "
+                f"{MIN_PRODUCTION_PASSPHRASE} characters"
+            )
+        if not self.public_url.startswith("https://"):
+            problems.append(
+                "REGISTRY_PUBLIC_URL must be an https:// URL in production "
+                f"(labels printed with {self.public_url.split('://')[0]}:// cannot be trusted)"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property
