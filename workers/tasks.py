@@ -43,7 +43,8 @@ class RegistryTask(Task):  # type: ignore[misc]
     reject_on_worker_lost = True
     autoretry_for = TRANSIENT
     retry_backoff = 2
-    retry_backoff_max = 120
+    # Below the visibility timeout: a retry waiting in a worker is not handed out again.
+    retry_backoff_max = 30
     retry_jitter = True
     max_retries = 8
 
@@ -58,14 +59,22 @@ class JobTask(RegistryTask):
         job_id = str(args[0]) if args else kwargs.get("job_id")
         try:
             with unit_of_work(task_engine(), write=True) as session:
-                jobs_service.fail_job(session, job_id=job_id, error=f"internal error: {exc!r}")
+                # The job's caller sees this: the class only, never a driver's message.
+                error = f"internal error ({type(exc).__name__}); ask the operator to check logs"
+                jobs_service.fail_job(session, job_id=job_id, error=error)
         except Exception:
             log.exception("could not record the failure of job %s", job_id)
 
 
-@registry_task(name=RENDER_LABEL_SHEET, base=JobTask)
-def render_label_sheet(job_id: str) -> None:
-    runner.run_label_sheet(task_engine(), job_id=job_id, settings=get_settings())
+@registry_task(name=RENDER_LABEL_SHEET, base=JobTask, bind=True)
+def render_label_sheet(self: Task, job_id: str) -> None:
+    """One chunk of the job per message, then the next chunk as a new message (on a
+    worker) or in this call (in-process): no message outlives the visibility timeout."""
+    settings = get_settings()
+    while runner.run_label_sheet(task_engine(), job_id=job_id, settings=settings):
+        if not self.request.is_eager:
+            self.apply_async((job_id,), queue=settings.task_queue)
+            return
 
 
 @registry_task(name=DRAIN_SCANS, base=RegistryTask, ignore_result=True)

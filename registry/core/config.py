@@ -42,8 +42,9 @@ class Settings(BaseSettings):
     # Celery and the scan stream (used only when redis_url is set).
     task_queue: str = "registry"
     # Seconds an unacknowledged task waits before Redis hands it to another worker; longer
-    # than the longest job (a worker killed mid-job is retried after this).
-    task_visibility_timeout: int = 3600
+    # than the longest task (a label sheet runs in chunks of seconds each), and what a job
+    # of a killed worker waits before another worker resumes it (plus <= 10 s).
+    task_visibility_timeout: int = 60
     scan_stream: str = "registry:scans"
     scan_stream_maxlen: int = 1_000_000
     scan_drain_interval: float = 1.0  # seconds between beat-scheduled drains
