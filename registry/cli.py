@@ -356,6 +356,37 @@ def demo(
         _serve(host, port, 1)
 
 
+@app.command("sync")
+def sync_outbox(
+    outbox: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines")],
+    url: Annotated[str, typer.Option(help="the registry's base URL")],
+    key: Annotated[str, typer.Option(help="API key", envvar="REGISTRY_API_KEY")],
+    record: Annotated[
+        Path | None, typer.Option(help="answers so far (default: OUTBOX.accepted.jsonl)")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(min=1, max=1000)] = 200,
+) -> None:
+    """Send an offline outbox to POST /v1/sync in chunks, retrying with backoff; items the
+    record already holds an answer for (accepted or refused) are never sent again. Exit 0
+    when every item is accepted, 1 if some were refused (each printed), 2 if the upload
+    could not finish (run it again to continue)."""
+    from registry.batches.cli_sync import SyncAborted, sync_outbox
+
+    record = record or outbox.with_name(outbox.name + ".accepted.jsonl")
+    try:
+        report = sync_outbox(outbox, url=url, key=key, record=record, chunk_size=chunk_size)
+    except SyncAborted as exc:
+        print(f"error: {exc} (answers so far are in {record}; run again to continue)",
+              file=sys.stderr)  # fmt: skip
+        raise typer.Exit(2) from None
+    print(
+        f"sent {report.sent}: {report.created} created, {report.duplicate} duplicate, "
+        f"{len(report.refused)} refused; {report.already_recorded} already recorded; "
+        f"{report.retries} retries"
+    )
+    raise typer.Exit(1 if report.refused else 0)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def worker(ctx: typer.Context) -> None:
     """Run a Celery worker (`celery worker`; extra options are passed on, e.g.
