@@ -14,6 +14,7 @@ from typing import Any
 
 import redis
 from celery import Task
+from celery.exceptions import Reject
 from sqlalchemy.exc import OperationalError
 
 from registry.alerts.service import raise_chain_alerts
@@ -73,7 +74,13 @@ def render_label_sheet(self: Task, job_id: str) -> None:
     settings = get_settings()
     while runner.run_label_sheet(task_engine(), job_id=job_id, settings=settings):
         if not self.request.is_eager:
-            self.apply_async((job_id,), queue=settings.task_queue)
+            try:
+                self.apply_async((job_id,), queue=settings.task_queue)
+            except Exception as exc:
+                # The broker is away: hand this message back (or, with the connection
+                # gone, leave it unacknowledged for redelivery) so that the job goes on
+                # from its recorded chunk, instead of failing it.
+                raise Reject(exc, requeue=True) from exc
             return
 
 

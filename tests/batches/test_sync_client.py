@@ -153,8 +153,13 @@ def test_upload_survives_server_kills_and_never_sends_twice(
     server.start()
     try:
         at = [base + EVENTS * (k + 1) // (KILLS + 1) for k in range(KILLS)]
+        started = time.monotonic()
         with killing(server, engine, at):
             first = _client(tmp_path, outbox, server, world.coop.key)
+        sys.stdout.write(  # the figures; shown with `pytest -s`
+            f"\n{engine.dialect.name}: {EVENTS} events, {server.kills} kills, "
+            f"{time.monotonic() - started:.0f} s: {first.stdout.strip().splitlines()[-1]}\n"
+        )
         assert server.kills == KILLS
         assert first.returncode == 0, first.stderr + first.stdout
         summary = first.stdout.strip().splitlines()[-1]
