@@ -397,6 +397,7 @@ def worker(ctx: typer.Context) -> None:
             file=sys.stderr,
         )
         raise typer.Exit(2)
+    _preflight_or_exit()
     from workers.app import celery_app
 
     celery_app.worker_main(["worker", "--loglevel", get_settings().log_level, *ctx.args])
