@@ -34,6 +34,7 @@ from registry.core.db import make_engine, unit_of_work
 from registry.core.time import utcnow
 from registry.jobs import runner
 from registry.jobs.models import Job, JobKind
+from registry.jobs.service import sheet_chunk_size
 from registry.labels.models import LabelRun
 from registry.migrate import upgrade
 from registry.scans.ingest import CloneRules
@@ -57,12 +58,14 @@ def bench_sheets(engine: Engine, labels: int, out: Path) -> str:
             owner_org_id=owner,
             params={"run_id": run.id, "layout": "a4-3x8"},
             progress_total=run.count,
+            chunk_size=sheet_chunk_size("a4-3x8"),
         )
         session.add(job)
         session.flush()
         job_id = job.id
     started = time.perf_counter()
-    runner.run_label_sheet(engine, job_id=job_id, settings=settings)
+    while runner.run_label_sheet(engine, job_id=job_id, settings=settings):
+        pass  # one chunk per call, as a worker's chain of tasks runs them
     elapsed = time.perf_counter() - started
     pdf = (out / f"{job_id}.pdf").read_bytes()
     sheet = read_sheet(pdf)

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
-from pydantic import ValidationError
 from rich.progress import Progress
 
 from registry.cli_help import RegistryTyper
@@ -62,13 +61,28 @@ def serve(
     machines behind a proxy, against one database and one Redis. Label URLs use
     REGISTRY_PUBLIC_URL, which should be the address clients reach.
 
+    Refuses to start (exit 2, a few lines saying what to do) when the settings are refused,
+    the database cannot be reached, or its schema is not at this version's revision.
+
     \b
     Examples:
       registry serve
       registry serve --host 0.0.0.0 --port 8080 --workers 4
       REGISTRY_DATABASE_URL=postgresql+psycopg://registry@db/registry registry serve
     """
+    _preflight_or_exit()
     _serve(host, port, workers)
+
+
+def _preflight_or_exit() -> None:
+    from registry.preflight import PreflightError, check
+
+    try:
+        check()
+    except PreflightError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
+        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")
@@ -80,9 +94,21 @@ def db_upgrade(
     Safe to run again: migrations already applied are skipped. Run it before starting a new
     version of the API and its workers.
     """
-    from registry.migrate import upgrade
+    from sqlalchemy.exc import OperationalError
 
-    upgrade(get_engine(), revision)
+    from registry.migrate import upgrade
+    from registry.preflight import PreflightError, connection_refused, database_url
+
+    try:
+        url = database_url(_settings_or_exit().database_url)
+        try:
+            upgrade(get_engine(), revision)
+        except OperationalError as exc:
+            raise connection_refused(exc, url) from None
+    except PreflightError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
+        raise typer.Exit(2) from None
     print(f"database at {get_settings().database_url.split('@')[-1]} is at {revision}")
 
 
@@ -153,12 +179,15 @@ def create_key(
 
 
 def _settings_or_exit() -> Settings:
-    """The settings, or a one-line error (e.g. production with the development passphrase)."""
+    """The settings, or one line per refused value (e.g. production with the development
+    passphrase) and exit status 2."""
+    from registry.preflight import PreflightError, settings
+
     try:
-        return get_settings()
-    except ValidationError as exc:
-        messages = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        print(f"error: {messages}", file=sys.stderr)
+        return settings()
+    except PreflightError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
         raise typer.Exit(2) from None
 
 
@@ -484,6 +513,52 @@ def demo(
         _serve(host, port, 1)
 
 
+@app.command("sync")
+def sync_outbox(
+    outbox: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="The outbox, JSON lines.")
+    ],
+    url: Annotated[str, typer.Option(metavar="URL", help="The registry's base URL.")],
+    key: Annotated[
+        str, typer.Option(metavar="KEY", help="The API key.", envvar="REGISTRY_API_KEY")
+    ],
+    record: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="Answers so far (default: OUTBOX.accepted.jsonl)."),
+    ] = None,
+    chunk_size: Annotated[
+        int, typer.Option(min=1, max=1000, metavar="N", help="Items per request.")
+    ] = 200,
+) -> None:
+    """Send an offline outbox to a registry.
+
+    Reads OUTBOX (one event and its idempotency key per line) and sends it in chunks to
+    URL's /v1/sync, retrying with backoff what failed in transit. Items the record already
+    holds an answer for (accepted or refused) are never sent again, so running it twice
+    sends nothing twice. Exits 0 when every item is accepted, 1 if some were refused (each
+    printed), 2 if the upload could not finish (run it again to continue).
+
+    \b
+    Examples:
+      registry sync outbox.jsonl --url https://registry.example.cn --key "$COOP_KEY"
+    """
+    from registry.batches.cli_sync import SyncAborted, sync_outbox
+
+    record = record or outbox.with_name(outbox.name + ".accepted.jsonl")
+    try:
+        report = sync_outbox(outbox, url=url, key=key, record=record, chunk_size=chunk_size)
+    except SyncAborted as exc:
+        print(f"error: {exc} (answers so far are in {record}; run again to continue)",
+              file=sys.stderr)  # fmt: skip
+        raise typer.Exit(2) from None
+    print(
+        f"sent {report.sent}: {report.created} created, {report.duplicate} duplicate, "
+        f"{len(report.refused)} refused; {report.already_recorded} already recorded; "
+        f"{report.retries} retries"
+    )
+    raise typer.Exit(1 if report.refused else 0)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def worker(ctx: typer.Context) -> None:
     """Run a Celery worker.
@@ -497,6 +572,7 @@ def worker(ctx: typer.Context) -> None:
             file=sys.stderr,
         )
         raise typer.Exit(2)
+    _preflight_or_exit()
     from workers.app import celery_app
 
     celery_app.worker_main(["worker", "--loglevel", get_settings().log_level, *ctx.args])

@@ -60,8 +60,10 @@ class TaskMode:
     def redis_client(self) -> redis.Redis:
         return redis.Redis.from_url(self.env["REGISTRY_REDIS_URL"])
 
-    def start_worker(self, engine: Engine, *, beat: bool = False) -> subprocess.Popen[bytes]:
-        """A `celery worker` subprocess (solo pool), returned once it is ready."""
+    def start_worker(
+        self, engine: Engine, *, beat: bool = False, cwd: Path = ROOT
+    ) -> subprocess.Popen[bytes]:
+        """A `celery worker` subprocess (solo pool) in `cwd`, returned once it is ready."""
         n = len(self.workers)
         log = self.tmp / f"worker-{n}.log"
         args = [
@@ -84,10 +86,15 @@ class TaskMode:
         ]
         if beat:
             args += ["--beat", "--schedule", str(self.tmp / f"beat-{n}")]
-        env = {**os.environ, **self.env, "REGISTRY_DATABASE_URL": database_url(engine)}
+        env = {
+            **os.environ,
+            **self.env,
+            "REGISTRY_DATABASE_URL": database_url(engine),
+            "PYTHONPATH": str(ROOT),
+        }
         process = subprocess.Popen(
             args,
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

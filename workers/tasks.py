@@ -14,6 +14,7 @@ from typing import Any
 
 import redis
 from celery import Task
+from celery.exceptions import Reject
 from sqlalchemy.exc import OperationalError
 
 from registry.alerts.service import raise_chain_alerts
@@ -45,7 +46,8 @@ class RegistryTask(Task):  # type: ignore[misc]
     reject_on_worker_lost = True
     autoretry_for = TRANSIENT
     retry_backoff = 2
-    retry_backoff_max = 120
+    # Below the visibility timeout: a retry waiting in a worker is not handed out again.
+    retry_backoff_max = 30
     retry_jitter = True
     max_retries = 8
 
@@ -60,14 +62,28 @@ class JobTask(RegistryTask):
         job_id = str(args[0]) if args else kwargs.get("job_id")
         try:
             with unit_of_work(task_engine(), write=True) as session:
-                jobs_service.fail_job(session, job_id=job_id, error=f"internal error: {exc!r}")
+                # The job's caller sees this: the class only, never a driver's message.
+                error = f"internal error ({type(exc).__name__}); ask the operator to check logs"
+                jobs_service.fail_job(session, job_id=job_id, error=error)
         except Exception:
             log.exception("could not record the failure of job %s", job_id)
 
 
-@registry_task(name=RENDER_LABEL_SHEET, base=JobTask)
-def render_label_sheet(job_id: str) -> None:
-    runner.run_label_sheet(task_engine(), job_id=job_id, settings=get_settings())
+@registry_task(name=RENDER_LABEL_SHEET, base=JobTask, bind=True)
+def render_label_sheet(self: Task, job_id: str) -> None:
+    """One chunk of the job per message, then the next chunk as a new message (on a
+    worker) or in this call (in-process): no message outlives the visibility timeout."""
+    settings = get_settings()
+    while runner.run_label_sheet(task_engine(), job_id=job_id, settings=settings):
+        if not self.request.is_eager:
+            try:
+                self.apply_async((job_id,), queue=settings.task_queue)
+            except Exception as exc:
+                # The broker is away: hand this message back (or, with the connection
+                # gone, leave it unacknowledged for redelivery) so that the job goes on
+                # from its recorded chunk, instead of failing it.
+                raise Reject(exc, requeue=True) from exc
+            return
 
 
 @registry_task(name=DRAIN_SCANS, base=RegistryTask, ignore_result=True)

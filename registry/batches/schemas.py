@@ -174,15 +174,26 @@ class SyncItem(BaseModel):
     event: dict[str, Any]
 
 
+MAX_SYNC_ITEMS = 1000
+
+
 class SyncRequest(BaseModel):
+    """An outbox of 1 to 1,000 items. Only a malformed request (not an object with a list
+    of `items`, or too many) is refused whole; an item that is not a valid `SyncItem`
+    stays here as sent and is refused in its own result."""
+
     model_config = ConfigDict(extra="forbid")
 
-    items: Annotated[list[SyncItem], Field(min_length=1, max_length=500)]
+    items: Annotated[
+        list[Annotated[SyncItem | Any, Field(union_mode="left_to_right")]],
+        Field(min_length=1, max_length=MAX_SYNC_ITEMS),
+    ]
 
 
 class SyncResult(BaseModel):
-    idempotency_key: str
-    batch_id: str
+    # As the item gave them; null when the item had none (or not a string).
+    idempotency_key: str | None
+    batch_id: str | None
     status: Literal["created", "duplicate", "rejected"]
     status_code: int
     event: EventPublic | None = None

@@ -1,75 +1,122 @@
-"""The offline outbox: many events, each applied in its own savepoint with its own result."""
+"""The offline outbox: many events, each applied in its own savepoint with its own result.
+
+Every batch the outbox names is locked first, in one global order (`locking.py`), so
+concurrent outboxes over the same batches queue instead of deadlocking; a deadlock that
+other locks still cause is retried inside the server, a bounded number of times.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
-from registry.batches.event_types import EVENT_ADAPTER
+from registry.batches.event_types import EVENT_ADAPTER, EventBase
+from registry.batches.locking import lock_batches, with_retries
 from registry.batches.schemas import EventPublic, SyncItem, SyncResult
 from registry.batches.service import append_event
 from registry.core.db import refused_value
-from registry.core.errors import RegistryError
+from registry.core.errors import Conflict, RegistryError
 from registry.orgs.models import Organization
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, prefix: str = "") -> str:
     return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        f"{prefix}{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
     )
 
 
-def apply_outbox(
-    session: Session, *, actor: Organization, items: list[SyncItem]
-) -> list[SyncResult]:
-    """Apply items in order. A rejected item changes nothing and does not stop the others;
-    a replayed item (same idempotency key and body) answers `duplicate` with its event."""
-    results: list[SyncResult] = []
-    for item in items:
-        base = {"idempotency_key": item.idempotency_key, "batch_id": item.batch_id}
-        try:
-            event = EVENT_ADAPTER.validate_python(item.event)
-        except ValidationError as exc:
-            results.append(
-                SyncResult(
-                    **base,
-                    status="rejected",
-                    status_code=422,
-                    error="ValidationError",
-                    detail=_describe(exc),
-                )
-            )
-            continue
-        savepoint = session.begin_nested()
-        try:
-            written, created = append_event(
-                session,
-                batch_id=item.batch_id,
-                event=event,
-                actor=actor,
-                idempotency_key=item.idempotency_key,
-            )
-        except (RegistryError, DataError) as caught:
-            savepoint.rollback()
-            error = caught if isinstance(caught, RegistryError) else refused_value(caught)
-            results.append(
-                SyncResult(
-                    **base,
-                    status="rejected",
-                    status_code=error.status_code,
-                    error=type(error).__name__,
-                    detail=error.detail,
-                )
-            )
-            continue
-        savepoint.commit()
-        results.append(
-            SyncResult(
-                **base,
-                status="created" if created else "duplicate",
-                status_code=201 if created else 200,
-                event=EventPublic.build(written),
-            )
+def _rejected(item: Any, *, error: RegistryError | None = None, invalid: str = "") -> SyncResult:
+    raw = item.model_dump() if isinstance(item, SyncItem) else item
+    fields = raw if isinstance(raw, dict) else {}
+    key, batch = fields.get("idempotency_key"), fields.get("batch_id")
+    return SyncResult(
+        idempotency_key=key if isinstance(key, str) else None,
+        batch_id=batch if isinstance(batch, str) else None,
+        status="rejected",
+        status_code=error.status_code if error else 422,
+        error=type(error).__name__ if error else "ValidationError",
+        detail=error.detail if error else invalid,
+    )
+
+
+def _parse(item: Any) -> tuple[SyncItem, EventBase] | SyncResult:
+    """The item and its event, or its refusal (422) if either is malformed."""
+    try:
+        parsed = item if isinstance(item, SyncItem) else SyncItem.model_validate(item)
+    except ValidationError as exc:
+        return _rejected(item, invalid=_describe(exc))
+    try:
+        event = EVENT_ADAPTER.validate_python(parsed.event)
+    except ValidationError as exc:
+        return _rejected(parsed, invalid=_describe(exc))
+    return parsed, event
+
+
+class _KeyRace(Exception):
+    """The item's idempotency key was inserted by a concurrent request meanwhile."""
+
+
+def _append(
+    session: Session, *, actor: Organization, item: SyncItem, event: EventBase
+) -> SyncResult:
+    """One item in its own savepoint: its event, or its refusal, which changes nothing."""
+    savepoint = session.begin_nested()
+    try:
+        written, created = append_event(
+            session,
+            batch_id=item.batch_id,
+            event=event,
+            actor=actor,
+            idempotency_key=item.idempotency_key,
         )
+    except RegistryError as exc:
+        savepoint.rollback()
+        return _rejected(item, error=exc)
+    except DataError as exc:
+        savepoint.rollback()
+        return _rejected(item, error=refused_value(exc))
+    except IntegrityError as exc:
+        # Only a concurrent insert of the same (org, idempotency key) gets here: the batch
+        # is locked, so its seq cannot clash. That request has committed by now.
+        savepoint.rollback()
+        raise _KeyRace from exc
+    savepoint.commit()
+    return SyncResult(
+        idempotency_key=item.idempotency_key,
+        batch_id=item.batch_id,
+        status="created" if created else "duplicate",
+        status_code=201 if created else 200,
+        event=EventPublic.build(written),
+    )
+
+
+def _apply_once(session: Session, *, actor: Organization, items: list[Any]) -> list[SyncResult]:
+    parsed = [_parse(item) for item in items]
+    lock_batches(session, (p[0].batch_id for p in parsed if isinstance(p, tuple)))
+    results: list[SyncResult] = []
+    for entry in parsed:
+        if isinstance(entry, SyncResult):
+            results.append(entry)
+            continue
+        item, event = entry
+        try:
+            results.append(_append(session, actor=actor, item=item, event=event))
+        except _KeyRace:
+            # Seen again, the committed event makes this a duplicate (same batch and body)
+            # or a reused key (409), exactly as if the two requests had come one by one.
+            try:
+                results.append(_append(session, actor=actor, item=item, event=event))
+            except _KeyRace:
+                conflict = Conflict("a concurrent request wrote a conflicting event; retry")
+                results.append(_rejected(item, error=conflict))
     return results
+
+
+def apply_outbox(session: Session, *, actor: Organization, items: list[Any]) -> list[SyncResult]:
+    """Apply items in order. A rejected item (malformed, or refused by a rule) changes
+    nothing and does not stop the others; a replayed item (same idempotency key and body,
+    even from a concurrent request) answers `duplicate` with its original event."""
+    return with_retries(session, lambda: _apply_once(session, actor=actor, items=items))

@@ -28,6 +28,8 @@ def parse_networks(text: str) -> tuple[Network, ...]:
 
 
 DEV_KEY_PASSPHRASE = "development-only-passphrase"
+# Label keys are encrypted under the passphrase; production wants one that resists guessing.
+MIN_PRODUCTION_PASSPHRASE = 16
 
 
 class Settings(BaseSettings):
@@ -59,8 +61,9 @@ class Settings(BaseSettings):
     # Celery and the scan stream (used only when redis_url is set).
     task_queue: str = "registry"
     # Seconds an unacknowledged task waits before Redis hands it to another worker; longer
-    # than the longest job (a worker killed mid-job is retried after this).
-    task_visibility_timeout: int = 3600
+    # than the longest task (a label sheet runs in chunks of seconds each), and what a job
+    # of a killed worker waits before another worker resumes it (plus <= 10 s).
+    task_visibility_timeout: int = 60
     scan_stream: str = "registry:scans"
     scan_stream_maxlen: int = 1_000_000
     scan_drain_interval: float = 1.0  # seconds between beat-scheduled drains
@@ -120,11 +123,28 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
-        if self.environment == "production" and self.key_passphrase == DEV_KEY_PASSPHRASE:
-            raise ValueError(
+        """Production refuses the development passphrase, a short one, and label URLs
+        that are not https (every problem named, one sentence each)."""
+        if self.environment != "production":
+            return self
+        problems = []
+        if self.key_passphrase == DEV_KEY_PASSPHRASE:
+            problems.append(
                 "REGISTRY_KEY_PASSPHRASE must be set in production "
                 "(the development passphrase is refused)"
             )
+        elif len(self.key_passphrase) < MIN_PRODUCTION_PASSPHRASE:
+            problems.append(
+                f"REGISTRY_KEY_PASSPHRASE is too short for production: use at least "
+                f"{MIN_PRODUCTION_PASSPHRASE} characters"
+            )
+        if not self.public_url.startswith("https://"):
+            problems.append(
+                "REGISTRY_PUBLIC_URL must be an https:// URL in production "
+                f"(labels printed with {self.public_url.split('://')[0]}:// cannot be trusted)"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property

@@ -27,10 +27,21 @@ class ServiceUnavailable(RegistryError):
     status_code = 503
 
 
+# What a client is told for a value PostgreSQL refused, by SQLSTATE: the driver's own
+# message (with its DETAIL and CONTEXT lines) is never shown to a client.
+_REFUSED_VALUES = {
+    "22001": "a text value is longer than the registry stores",
+    "22003": "a number is outside the range the registry stores",
+    "22021": "a text value holds a character the registry cannot store (e.g. NUL)",
+    "22P05": "a text value holds a character the registry cannot store (e.g. NUL)",
+}
+
+
 def refused_value(exc: DataError) -> InvalidInput:
     """A value the database cannot hold or compare (PostgreSQL: a NUL character, a number
     out of the column's range) is the client's input error, not a server fault."""
-    return InvalidInput(f"a value cannot be stored: {str(exc.orig).splitlines()[0]}")
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return InvalidInput(_REFUSED_VALUES.get(str(sqlstate), "a value cannot be stored"))
 
 
 def make_engine(url: str) -> Engine:
@@ -92,7 +103,8 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = False) -> Iterat
     except IntegrityError as exc:
         session.rollback()
         session.info.pop(_AFTER_COMMIT, None)
-        raise Conflict(f"conflicting write: {exc.orig}") from exc
+        # The constraint's name and DETAIL are the driver's words, not the client's business.
+        raise Conflict("a concurrent request wrote conflicting data; retry") from exc
     except DataError as exc:
         session.rollback()
         session.info.pop(_AFTER_COMMIT, None)

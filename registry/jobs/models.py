@@ -41,8 +41,12 @@ class Job(SQLModel, table=True):
     params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     progress_done: int = 0
     progress_total: int = 0
-    # Deliveries of the task that started work (a retry or a redelivery adds one).
+    # Chunks started (one per chunk, plus one for each chunk redone after a worker died).
     attempts: int = 0
+    # Long jobs run in chunks of `chunk_size` items, each its own task; `chunks_done` is
+    # the progress another worker resumes from (set when the job first starts).
+    chunk_size: int = 0
+    chunks_done: int = 0
     # File name under settings.job_output_dir, its size and media type, once succeeded.
     result_file: str | None = Field(default=None, max_length=200)
     result_size: int | None = None

@@ -22,10 +22,20 @@ from registry.labels import service as labels_service
 from registry.labels.exceptions import KeyRevoked
 from registry.labels.layouts import check_run_fits
 from registry.labels.models import KeyStatus
+from registry.labels.sheets import LAYOUTS
 from registry.orgs.models import Organization
 
 PDF = "application/pdf"
 MAX_ERROR_LENGTH = 2000
+# A sheet job renders at most this many labels per task (whole pages): a chunk takes
+# seconds, far below the broker's visibility timeout, so a chunk is never redelivered
+# while it runs, and a killed worker's chunk goes to another worker within that timeout.
+SHEET_CHUNK_LABELS = 500
+
+
+def sheet_chunk_size(layout: str) -> int:
+    per_page = LAYOUTS[layout].per_page
+    return max(1, SHEET_CHUNK_LABELS // per_page) * per_page
 
 
 def create_label_sheet_job(
@@ -53,6 +63,7 @@ def create_label_sheet_job(
         owner_org_id=actor.id,
         params={"run_id": run.id, "layout": layout},
         progress_total=run.count,
+        chunk_size=sheet_chunk_size(layout),
     )
     session.add(job)
     session.flush()
@@ -99,19 +110,35 @@ def _locked(session: Session, job_id: str) -> Job | None:
 
 
 def start_job(session: Session, *, job_id: str) -> Job | None:
-    """Mark the job running and count the attempt; None if it is unknown or already
-    finished (a duplicate or late delivery). A job left running by a worker that died is
-    taken over: its work is redone from the start."""
+    """Mark the job running before one of its chunks is rendered, and count the start;
+    None if it is unknown or already finished (a duplicate or late delivery). The chunk
+    size is fixed at the first start; progress goes back to the last finished chunk, which
+    is where a job left by a worker that died resumes."""
     job = _locked(session, job_id)
     if job is None or job.state in FINISHED_STATES:
         return None
     job.state = JobState.running
     job.started_at = job.started_at or utcnow()
     job.attempts += 1
-    job.progress_done = 0
+    if job.chunk_size <= 0:  # a job queued before chunks existed: one chunk
+        job.chunk_size = max(1, job.progress_total)
+    job.progress_done = min(job.chunks_done * job.chunk_size, job.progress_total)
     session.add(job)
     session.flush()
     return job
+
+
+def finish_chunk(session: Session, *, job_id: str, chunk: int) -> bool:
+    """Record chunk `chunk` as finished; False if the job has moved on meanwhile (another
+    delivery of the same task finished it first) or is finished."""
+    job = _locked(session, job_id)
+    if job is None or job.state != JobState.running or job.chunks_done != chunk:
+        return False
+    job.chunks_done = chunk + 1
+    job.progress_done = min(job.chunks_done * job.chunk_size, job.progress_total)
+    session.add(job)
+    session.flush()
+    return True
 
 
 def record_progress(session: Session, *, job_id: str, done: int) -> None:

@@ -160,3 +160,45 @@ def test_sync_is_for_writers_and_checks_custody_per_item(world: World) -> None:
         403,
         "NotCustodian",
     )
+
+
+def test_malformed_items_are_refused_each_in_its_own_result(world: World) -> None:
+    batch = world.new_batch()["id"]
+    items: list[Any] = [
+        _item(batch, "bad-type", {**stored(), "type": "teleported"}),
+        _item(batch, "bad-data", {**stored(), "data": {"place": ""}}),
+        {"batch_id": batch, "event": stored()},  # no idempotency key
+        {"batch_id": 7, "idempotency_key": ["k"], "event": stored()},  # wrong types
+        "not an object",
+        _item(batch, "good", stored()),
+    ]
+    r = world.call("POST", "/v1/sync", world.coop, json={"items": items})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [(x["idempotency_key"], x["batch_id"], x["status"]) for x in results] == [
+        ("bad-type", batch, "rejected"),
+        ("bad-data", batch, "rejected"),
+        (None, batch, "rejected"),
+        (None, None, "rejected"),
+        (None, None, "rejected"),
+        ("good", batch, "created"),
+    ]
+    assert {(x["status_code"], x["error"]) for x in results[:5]} == {(422, "ValidationError")}
+    assert "teleported" in results[0]["detail"]
+    assert "data.place" in results[1]["detail"]
+    assert "idempotency_key" in results[2]["detail"]
+    assert "batch_id" in results[3]["detail"]
+    assert "idempotency_key" in results[3]["detail"]
+    assert [e["type"] for e in event_rows(world.engine, batch)] == ["created", "stored"]
+
+
+def test_an_outbox_of_1000_items_is_taken_and_1001_refused_whole(world: World) -> None:
+    batch = world.new_batch()["id"]
+    items = [_item(batch, f"k{i}", stored(f"p{i}")) for i in range(1001)]
+    with unchanged(world.engine):
+        r = world.call("POST", "/v1/sync", world.coop, json={"items": items})
+    assert_error(r, 422, "ValidationError", "1000")
+    r = world.call("POST", "/v1/sync", world.coop, json={"items": items[:1000]})
+    assert r.status_code == 200, r.text
+    assert {x["status"] for x in r.json()["results"]} == {"created"}
+    assert len(event_rows(world.engine, batch)) == 1001

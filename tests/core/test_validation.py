@@ -177,8 +177,10 @@ REQUEST_CASES: list[tuple[str, str, str, str, Any, str]] = [
     ("list offset", "coop", "GET", "/v1/batches?offset=-1", None, "offset"),
     ("list huge offset", "coop", "GET", f"/v1/batches?offset={10**20}", None, "offset"),
     ("sync empty", "coop", "POST", "/v1/sync", {"items": []}, "items"),
-    ("sync item without key", "coop", "POST", "/v1/sync",
-     {"items": [{"batch_id": "b", "event": {}}]}, "items.0.idempotency_key"),
+    # Only a malformed request is refused whole; a malformed item gets its own result.
+    ("sync not a list", "coop", "POST", "/v1/sync", {"items": {"batch_id": "b"}}, "items"),
+    ("sync over 1000 items", "coop", "POST", "/v1/sync",
+     {"items": [{"batch_id": "b", "idempotency_key": "k", "event": {}}] * 1001}, "items"),
 ]  # fmt: skip
 
 
