@@ -365,7 +365,7 @@ def audit(
         typer.Option(min=1, metavar="N", help="Check N random new entries by proof."),
     ] = None,
 ) -> None:
-    """Recompute the hash chains of batches, or witness a registry's transparency log.
+    """Check hash chains, or witness a registry's transparency log.
 
     Prints one line per broken chain, naming the batch and its first bad record, and exits
     with status 1 if any chain is broken, 0 if all are intact, 2 for a usage error such as
