@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     job_result_ttl_hours: float = 72.0
     job_expiry_interval: float = 3600.0
     log_level: str = "INFO"
+    # An event's event_time (and a harvest's harvest_date) may lie at most this far in the
+    # future: phones' clocks drift by minutes, not months (a later date would borrow next
+    # year's quota).
+    future_tolerance_seconds: float = Field(default=300.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

@@ -111,7 +111,8 @@ def test_harvest_date_must_fall_inside_the_license(world: World) -> None:
     early = f"{THIS_YEAR - 2}-11-20"
     with unchanged(world.engine):
         r = world.append(batch["id"], world.coop, harvested(day=early))
-    assert_error(r, 403, "NoValidLicense", early)
+    # The cooperative holds a licence in force, but not for that quota year: 422.
+    assert_error(r, 422, "HarvestOutsideLicence", early, str(THIS_YEAR - 2))
 
 
 def test_batch_under_unknown_brand_or_repeated_lot(world: World) -> None:
