@@ -17,12 +17,14 @@ from celery import Task
 from sqlalchemy.exc import OperationalError
 
 from registry.alerts.service import raise_chain_alerts
+from registry.audit import jobs as audit_jobs
 from registry.core.config import get_settings
 from registry.core.db import ServiceUnavailable, unit_of_work
 from registry.core.queue import (
     AUDIT_RECENT_BATCHES,
     DRAIN_SCANS,
     EXPIRE_JOBS,
+    EXPORT_AUDIT,
     RENDER_LABEL_SHEET,
     task_engine,
 )
@@ -66,6 +68,11 @@ class JobTask(RegistryTask):
 @registry_task(name=RENDER_LABEL_SHEET, base=JobTask)
 def render_label_sheet(job_id: str) -> None:
     runner.run_label_sheet(task_engine(), job_id=job_id, settings=get_settings())
+
+
+@registry_task(name=EXPORT_AUDIT, base=JobTask)
+def export_audit(job_id: str) -> None:
+    audit_jobs.run_export_job(task_engine(), job_id=job_id, settings=get_settings())
 
 
 @registry_task(name=DRAIN_SCANS, base=RegistryTask, ignore_result=True)

@@ -25,7 +25,10 @@ def current_org(request: Request, session: SessionDep) -> Organization:
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("missing Authorization: Bearer <api key>")
-    return authenticate(session, token)
+    org = authenticate(session, token)
+    # Who called, for handlers that run after the request's transaction (refusal alerts).
+    request.state.org_id = org.id
+    return org
 
 
 CurrentOrg = Annotated[Organization, Depends(current_org)]
