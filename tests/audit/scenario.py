@@ -101,39 +101,121 @@ def build_scenario(client: TestClient, engine: Engine) -> Scenario:
 
     lot_a1 = f"A1-{YEAR}"
     a1 = w.new_batch(lot=lot_a1, variety="Newhall")["id"]
-    w.ok(a1, w.coop, ev("input_applied", "09-01", {"input_name": "urea", "dose": 20, "dose_unit": "kg/mu"}))  # fmt: skip
+    w.ok(
+        a1,
+        w.coop,
+        ev("input_applied", "09-01", {"input_name": "urea", "dose": 20, "dose_unit": "kg/mu"}),
+    )
     w.ok(a1, w.coop, harvest(6000, "11-10"))
-    w.ok(a1, w.coop, ev("inspected", "11-11", {"method": "GB 2763", "analytes": ["chlorpyrifos"], "result": "pass", "lab": "Qiandongnan lab", "certificate_ref": "CERT-1"}))  # fmt: skip
+    w.ok(
+        a1,
+        w.coop,
+        ev(
+            "inspected",
+            "11-11",
+            {
+                "method": "GB 2763",
+                "analytes": ["chlorpyrifos"],
+                "result": "pass",
+                "lab": "Qiandongnan lab",
+                "certificate_ref": "CERT-1",
+            },
+        ),
+    )
     w.ok(a1, w.coop, ev("cooled", "11-11", {"place": "pre-cooling room", "temperature_c": 5}))
     w.ok(a1, w.coop, ev("packed", "11-12", {"units": 1000, "unit_size": 5, "unit": "kg"}))
     r = w.call("POST", f"/v1/batches/{a1}/labels", w.coop, json={"count": 100})
     assert r.status_code == 201, r.text
     run_a1 = r.json()["run_id"]
     w.ok(a1, w.coop, ev("stored", "11-13", {"place": "cold store 3"}))
-    w.ok(a1, w.coop, ev("shipped", "11-14", {"quantity": 600, "unit": "box", "to_org_id": w.handler.id, "reference_doc": "WB-001"}))  # fmt: skip
-    w.ok(a1, w.handler, ev("received", "11-15", {"quantity": 600, "unit": "box", "from_org_id": w.coop.id, "reference_doc": "WB-001"}))  # fmt: skip
-    w.ok(a1, w.handler, ev("shipped", "11-16", {"quantity": 400, "unit": "box", "to_org_id": w.handler2.id, "reference_doc": "WB-002"}))  # fmt: skip
-    w.ok(a1, w.handler2, ev("received", "11-17", {"quantity": 400, "unit": "box", "from_org_id": w.handler.id}))  # fmt: skip
-    w.ok(a1, w.handler2, ev("sold", "11-18", {"channel": "supermarket", "quantity": 100, "unit": "box"}))  # fmt: skip
+    w.ok(
+        a1,
+        w.coop,
+        ev(
+            "shipped",
+            "11-14",
+            {"quantity": 600, "unit": "box", "to_org_id": w.handler.id, "reference_doc": "WB-001"},
+        ),
+    )
+    w.ok(
+        a1,
+        w.handler,
+        ev(
+            "received",
+            "11-15",
+            {"quantity": 600, "unit": "box", "from_org_id": w.coop.id, "reference_doc": "WB-001"},
+        ),
+    )
+    w.ok(
+        a1,
+        w.handler,
+        ev(
+            "shipped",
+            "11-16",
+            {"quantity": 400, "unit": "box", "to_org_id": w.handler2.id, "reference_doc": "WB-002"},
+        ),
+    )
+    w.ok(
+        a1,
+        w.handler2,
+        ev("received", "11-17", {"quantity": 400, "unit": "box", "from_org_id": w.handler.id}),
+    )
+    w.ok(
+        a1,
+        w.handler2,
+        ev("sold", "11-18", {"channel": "supermarket", "quantity": 100, "unit": "box"}),
+    )
 
     a2 = w.new_batch(lot=f"A2-{YEAR}")["id"]
     first = w.ok(a2, w.coop, harvest(10_000, "11-12"))
     corrected = harvest(9000, "11-12")["data"]
-    w.ok(a2, w.coop, ev("correction", "11-13", {"seq": first["seq"], "reason": "scale not tared", "corrected_data": corrected}))  # fmt: skip
+    w.ok(
+        a2,
+        w.coop,
+        ev(
+            "correction",
+            "11-13",
+            {"seq": first["seq"], "reason": "scale not tared", "corrected_data": corrected},
+        ),
+    )
     refused = w.append(a2, w.coop, harvest(6000, "11-13"))
     w.ok(a2, w.coop, ev("packed", "11-14", {"units": 400, "unit_size": 10, "unit": "kg"}))
-    w.ok(a2, w.coop, ev("shipped", "11-15", {"quantity": 100, "unit": "unit", "to_org_id": w.handler.id}))  # fmt: skip
+    w.ok(
+        a2,
+        w.coop,
+        ev("shipped", "11-15", {"quantity": 100, "unit": "unit", "to_org_id": w.handler.id}),
+    )
 
     a3 = w.new_batch(w.coop2, lot=f"A3-{YEAR}")["id"]
     w.ok(a3, w.coop2, harvest(2000, "10-01"))
-    w.ok(a3, w.coop2, ev("inspected", "10-02", {"method": "GB 2763", "analytes": ["imidacloprid"], "result": "fail"}))  # fmt: skip
-    w.ok(a3, w.owner, ev("recalled", "10-03", {"reason": "residue above limit", "scope": "whole lot"}))  # fmt: skip
+    w.ok(
+        a3,
+        w.coop2,
+        ev(
+            "inspected",
+            "10-02",
+            {"method": "GB 2763", "analytes": ["imidacloprid"], "result": "fail"},
+        ),
+    )
+    w.ok(
+        a3,
+        w.owner,
+        ev("recalled", "10-03", {"reason": "residue above limit", "scope": "whole lot"}),
+    )
 
     b1 = w.new_batch(w.coop3, brand=BRAND_B, lot=f"B1-{YEAR}", product="rice", gtin=GTIN_B)["id"]
     w.ok(b1, w.coop3, harvest(30_000, "10-05", county=COUNTY_B))
     w.ok(b1, w.coop3, ev("packed", "10-06", {"units": 3000, "unit_size": 10, "unit": "kg"}))
-    w.ok(b1, w.coop3, ev("shipped", "10-07", {"quantity": 3000, "unit": "bag", "to_org_id": w.handler.id}))  # fmt: skip
-    w.ok(b1, w.handler, ev("received", "10-08", {"quantity": 3000, "unit": "bag", "from_org_id": w.coop3.id}))  # fmt: skip
+    w.ok(
+        b1,
+        w.coop3,
+        ev("shipped", "10-07", {"quantity": 3000, "unit": "bag", "to_org_id": w.handler.id}),
+    )
+    w.ok(
+        b1,
+        w.handler,
+        ev("received", "10-08", {"quantity": 3000, "unit": "bag", "from_org_id": w.coop3.id}),
+    )
     return Scenario(w, a1, a2, a3, b1, lot_a1, run_a1, refused)
 
 

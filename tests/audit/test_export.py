@@ -148,7 +148,13 @@ def test_epcis_export_of_one_lot_and_dates(
     epcis_validator.validate(doc)
     assert {e["reg:batch"] for e in _events(doc)} == {s.a1}
     # Days are UTC and both ends are included: 08:00 +08:00 is 00:00 UTC the same day.
-    doc = _export(s, w.regulator, brand=BRAND, format="epcis", **{"from": f"{YEAR}-11-14", "to": f"{YEAR}-11-15"}).json()  # fmt: skip
+    doc = _export(
+        s,
+        w.regulator,
+        brand=BRAND,
+        format="epcis",
+        **{"from": f"{YEAR}-11-14", "to": f"{YEAR}-11-15"},
+    ).json()
     epcis_validator.validate(doc)
     assert sorted((e["reg:batch"] == s.a1, e["reg:eventType"]) for e in _events(doc)) == [
         (False, "packed"),
@@ -241,9 +247,12 @@ def test_csv_keeps_chinese_text(scenario: Scenario) -> None:
 def test_export_is_limited_to_what_the_caller_may_see(scenario: Scenario) -> None:
     s, w = scenario, scenario.world
     seen = {
-        name: {row["Batch ID"] for row in _csv_rows(_export(s, w.orgs[name], brand=BRAND, format="csv").content)[1]}
+        name: {
+            row["Batch ID"]
+            for row in _csv_rows(_export(s, w.orgs[name], brand=BRAND, format="csv").content)[1]
+        }
         for name in ("admin", "owner", "coop", "coop2", "handler", "handler2")
-    }  # fmt: skip
+    }
     assert seen["admin"] == seen["owner"] == {s.a1, s.a2, s.a3}
     assert seen["coop"] == {s.a1, s.a2}
     assert seen["coop2"] == {s.a3}
@@ -257,7 +266,12 @@ def test_export_is_limited_to_what_the_caller_may_see(scenario: Scenario) -> Non
             w.call("GET", "/v1/audit/export", w.coop2, params={"batch_id": s.a1}), 403, "Forbidden"
         )
         assert_error(w.call("GET", "/v1/audit/export", w.regulator), 422, "InvalidAuditQuery")
-        r = w.call("GET", "/v1/audit/export", w.regulator, params={"brand": BRAND, "from": "2026-02-01", "to": "2026-01-01"})  # fmt: skip
+        r = w.call(
+            "GET",
+            "/v1/audit/export",
+            w.regulator,
+            params={"brand": BRAND, "from": "2026-02-01", "to": "2026-01-01"},
+        )
         assert_error(r, 422, "InvalidAuditQuery", "after")
         r = w.call("GET", "/v1/audit/export", w.regulator, params={"brand": BRAND, "format": "xml"})
         assert_error(r, 422, "ValidationError")
@@ -275,7 +289,8 @@ def test_cli_export_writes_what_the_api_answers(scenario: Scenario, tmp_path: Pa
     assert _csv_rows(out.read_bytes()) == api
     bad = run_cli(database_url(w.engine), "export", "--brand", "nope", "--format", "csv")
     assert bad.exit_code == 1
-    assert "error: brand" in bad.output and "Traceback" not in bad.output
+    assert "error: brand" in bad.output
+    assert "Traceback" not in bad.output
 
 
 @pytest.fixture
@@ -288,8 +303,12 @@ def small_inline_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_large_export_becomes_a_job(
-    scenario: Scenario, small_inline_limit: None, epcis_validator: jsonschema.Draft7Validator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # fmt: skip
+    scenario: Scenario,
+    small_inline_limit: None,
+    epcis_validator: jsonschema.Draft7Validator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     s, w = scenario, scenario.world
     monkeypatch.setenv("REGISTRY_JOB_OUTPUT_DIR", str(tmp_path))
     get_settings.cache_clear()

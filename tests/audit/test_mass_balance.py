@@ -91,7 +91,8 @@ def _force(s: Scenario, batch_id: str, org_id: str, type_: str, data: dict[str, 
     with unit_of_work(s.engine, write=True) as session:
         batch = session.get(Batch, batch_id)
         actor = session.get(Organization, org_id)
-        assert batch is not None and actor is not None
+        assert batch is not None
+        assert actor is not None
         event = _write(
             session,
             batch,
@@ -106,9 +107,33 @@ def _force(s: Scenario, batch_id: str, org_id: str, type_: str, data: dict[str, 
 
 def test_every_place_that_does_not_reconcile(scenario: Scenario) -> None:
     s, w = scenario, scenario.world
-    labels = _force(s, s.a2, w.coop.id, "labeled", {"run_id": "x", "first_serial": "00000001", "last_serial": "00000500", "count": 500, "key_id": "abcd"})  # fmt: skip
-    stray = _force(s, s.a2, w.handler2.id, "received", {"quantity": 50, "unit": "unit", "from_org_id": w.handler.id})  # fmt: skip
-    extra = _force(s, s.a2, w.coop.id, "harvested", {"quantity": 6000, "unit": "kg", "harvest_date": f"{YEAR}-11-20"})  # fmt: skip
+    labels = _force(
+        s,
+        s.a2,
+        w.coop.id,
+        "labeled",
+        {
+            "run_id": "x",
+            "first_serial": "00000001",
+            "last_serial": "00000500",
+            "count": 500,
+            "key_id": "abcd",
+        },
+    )
+    stray = _force(
+        s,
+        s.a2,
+        w.handler2.id,
+        "received",
+        {"quantity": 50, "unit": "unit", "from_org_id": w.handler.id},
+    )
+    extra = _force(
+        s,
+        s.a2,
+        w.coop.id,
+        "harvested",
+        {"quantity": 6000, "unit": "kg", "harvest_date": f"{YEAR}-11-20"},
+    )
     over = _force(s, s.a2, w.coop.id, "packed", {"units": 2000, "unit_size": 10, "unit": "kg"})
     report = _report(s, w.regulator)
     assert report["reconciles"] is False
