@@ -332,13 +332,19 @@ def list_alerts(
         )
     )
     items = [
-        AlertPublic.model_validate(
-            {
-                **a.model_dump(),
-                "kind": str(a.kind),
-                "created_at": as_utc(a.created_at),
-                "last_seen_at": as_utc(a.last_seen_at),
-            }
+        AlertPublic(
+            id=a.id,
+            kind=str(a.kind),
+            subject=a.subject,
+            gtin=a.gtin,
+            lot=a.lot,
+            serial=a.serial,
+            batch_id=a.batch_id,
+            brand_id=a.brand_id,
+            detail=a.detail,
+            occurrences=a.occurrences,
+            created_at=as_utc(a.created_at),
+            last_seen_at=as_utc(a.last_seen_at),
         )
         for a in rows[:limit]
     ]
