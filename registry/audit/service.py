@@ -35,7 +35,7 @@ from registry.batches.ledger import EPSILON_KG, LedgerEvent
 from registry.batches.models import Batch, Event
 from registry.batches.service import get_batch, load_events
 from registry.brands.models import Brand, License, LicenseStatus
-from registry.core.pagination import Page, decode_cursor, encode_cursor
+from registry.core.pagination import Page, decode_cursor, encode_cursor, parse_instant
 from registry.core.time import as_utc, in_offset, rfc3339_utc
 from registry.orgs.models import Organization, OrgKind
 
@@ -316,10 +316,7 @@ def list_alerts(
         query = query.where(col(Alert.created_at) >= since)
     if cursor is not None:
         at_text, last_id = decode_cursor(cursor, str, str)
-        try:
-            at = datetime.fromisoformat(at_text)
-        except ValueError:
-            raise InvalidAuditQuery("cursor is not one this list handed out") from None
+        at = parse_instant(at_text)
         query = query.where(
             or_(
                 col(Alert.created_at) < at,

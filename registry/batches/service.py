@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, and_, col, or_, select
 
 from registry.batches import event_types
 from registry.batches.chain import GENESIS_HASH, event_body, link_hash
@@ -479,17 +479,33 @@ def _check_correction(
     return data
 
 
-def list_events(session: Session, *, batch_id: str, actor: Organization) -> list[Event]:
+def list_events(
+    session: Session, *, batch_id: str, actor: Organization, after_seq: int = -1, limit: int
+) -> list[Event]:
+    """Up to `limit` events of the chain after `after_seq`, in chain order."""
     batch = get_batch(session, batch_id)
     ensure_visible(session, batch, actor)
-    return load_events(session, batch_id)
+    return list(
+        session.exec(
+            select(Event)
+            .where(Event.batch_id == batch_id, col(Event.seq) > after_seq)
+            .order_by(col(Event.seq))
+            .limit(limit)
+        )
+    )
 
 
 def list_batches(
-    session: Session, *, actor: Organization, brand: str | None, limit: int, offset: int
+    session: Session,
+    *,
+    actor: Organization,
+    brand: str | None,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
 ) -> list[tuple[Batch, str]]:
-    """Batches the org may see: all for regulators/admins, own brands for owners,
-    own batches for cooperatives, batches it has recorded events on for handlers."""
+    """Batches the org may see, newest first, after the keyset `after` (created_at, id):
+    all for regulators/admins, own brands for owners, own batches for cooperatives,
+    batches it has recorded events on for handlers."""
     query = select(Batch, Brand.slug).join(Brand, Brand.id == Batch.brand_id)  # type: ignore[arg-type]
     if actor.kind == OrgKind.brand_owner:
         query = query.where(Brand.owner_org_id == actor.id)
@@ -500,7 +516,15 @@ def list_batches(
         query = query.where(col(Batch.id).in_(touched))
     if brand:
         query = query.where(Brand.slug == brand)
-    query = query.order_by(col(Batch.created_at).desc(), col(Batch.id)).offset(offset).limit(limit)
+    if after is not None:
+        at, last_id = after
+        query = query.where(
+            or_(
+                col(Batch.created_at) < at,
+                and_(col(Batch.created_at) == at, col(Batch.id) > last_id),
+            )
+        )
+    query = query.order_by(col(Batch.created_at).desc(), col(Batch.id)).limit(limit)
     return [(b, slug) for b, slug in session.exec(query).all()]
 
 

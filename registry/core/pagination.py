@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
@@ -38,6 +39,17 @@ class InvalidCursor(InvalidInput):
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 instant from a cursor (422 if it is none)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidCursor("cursor is not one this list handed out") from None
+    if value.tzinfo is None:
+        raise InvalidCursor("cursor is not one this list handed out")
+    return value
 
 
 def encode_cursor(*keys: str | int | float) -> str:

@@ -127,7 +127,7 @@ def test_batch_under_unknown_brand_or_repeated_lot(world: World) -> None:
 
 def test_created_event_chains_the_batch_attributes(world: World) -> None:
     batch = world.new_batch(lot="ATTRS-1", variety="Newhall")
-    (created,) = world.call("GET", f"/v1/batches/{batch['id']}/events", world.coop).json()
+    (created,) = world.call("GET", f"/v1/batches/{batch['id']}/events", world.coop).json()["items"]
     assert created["seq"] == 0
     assert created["type"] == "created"
     assert created["prev_hash"] == "0" * 64
