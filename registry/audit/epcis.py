@@ -22,6 +22,7 @@ from registry.audit.records import (
     event_uri,
     party_uri,
     serial_uri,
+    utc_text,
 )
 from registry.core.time import in_offset, rfc3339_utc
 
@@ -176,7 +177,7 @@ def _frame(base_url: str, event: ExportEvent, body: dict[str, Any]) -> dict[str,
         "eventID": event_uri(base_url, event.batch_id, event.seq),
         "eventTime": in_offset(event.event_time, event.event_time_offset).isoformat(),
         "eventTimeZoneOffset": event.event_time_offset,
-        "recordTime": rfc3339_utc(event.recorded_at),
+        "recordTime": utc_text(event.recorded_at),
         **body,
     }
     read_point = _location_uri(base_url, event.location)

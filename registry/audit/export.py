@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Engine, Row, func, select
+from sqlalchemy import Engine, Row, Text, cast, func, select
 from sqlmodel import Session
 from sqlmodel import select as orm_select
 
@@ -50,8 +50,9 @@ _COLUMNS = (
     _events.c.event_time_offset,
     _events.c.recorded_at,
     _events.c.actor_org_id,
-    _events.c.location,
-    _events.c.data,
+    # As text, parsed with orjson: several times faster than the driver's json.loads.
+    cast(_events.c.location, Text).label("location"),
+    cast(_events.c.data, Text).label("data"),
     _events.c.prev_hash,
     _events.c.hash,
     _batches.c.gtin,
@@ -183,25 +184,28 @@ def count_events(session: Session, *, plan: ExportPlan, org: Organization | None
 
 
 def _record(row: Row[Any]) -> ExportEvent:
+    values: tuple[Any, ...] = tuple(row)
+    (_, batch_id, seq, type_, event_time, offset, recorded_at, actor, location, data) = values[:10]
+    (prev_hash, hash_, gtin, lot, product, variety, slug, name, cooperative) = values[10:]
     return ExportEvent(
-        batch_id=row.batch_id,
-        seq=row.seq,
-        type=row.type,
-        event_time=as_utc(row.event_time),
-        event_time_offset=row.event_time_offset,
-        recorded_at=as_utc(row.recorded_at),
-        actor_org_id=row.actor_org_id,
-        location=row.location,
-        data=row.data,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-        gtin=row.gtin,
-        lot=row.lot,
-        product=row.product,
-        variety=row.variety,
-        brand_slug=row.slug,
-        brand_name=row.name,
-        cooperative_org_id=row.cooperative_org_id,
+        batch_id,
+        seq,
+        type_,
+        as_utc(event_time),
+        offset,
+        as_utc(recorded_at),
+        actor,
+        orjson.loads(location) if location is not None else None,
+        orjson.loads(data),
+        prev_hash,
+        hash_,
+        gtin,
+        lot,
+        product,
+        variety,
+        slug,
+        name,
+        cooperative,
     )
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from registry.audit.records import ExportEvent, OrgInfo, traceability_lot_code
-from registry.core.time import in_offset, rfc3339_utc
+from registry.audit.records import ExportEvent, OrgInfo, traceability_lot_code, utc_text
+from registry.core.time import in_offset
 
 # BOM first so Excel reads the file as UTF-8 (Chinese names and places).
 BOM = "\ufeff"
@@ -130,7 +130,7 @@ def row(event: ExportEvent, orgs: Mapping[str, OrgInfo]) -> list[str]:
         event.brand_slug,
         event.batch_id,
         str(event.seq),
-        rfc3339_utc(event.recorded_at),
+        utc_text(event.recorded_at),
         event.hash,
         _details(data),
     ]

@@ -16,7 +16,7 @@ class OrgInfo:
     county_code: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built once per exported event, and frozen is slower
 class ExportEvent:
     """One stored event with the batch facts every export row needs."""
 
@@ -38,6 +38,12 @@ class ExportEvent:
     brand_slug: str
     brand_name: str
     cooperative_org_id: str
+
+
+def utc_text(value: datetime) -> str:
+    """`rfc3339_utc`'s form (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) of a UTC datetime, by
+    isoformat, which is several times faster than strftime on the export's hot path."""
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def traceability_lot_code(gtin: str | None, lot: str) -> str:
