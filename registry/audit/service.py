@@ -154,7 +154,11 @@ def _chains(
     }
     rows = session.exec(
         select(Event)
-        .where(col(Event.batch_id).in_(select(Batch.id).where(Batch.brand_id == brand.id)))
+        .where(
+            col(Event.batch_id).in_(
+                select(Batch.id).where(Batch.brand_id == brand.id, visible_batches(org))
+            )
+        )
         .order_by(col(Event.batch_id), col(Event.seq))
         .execution_options(yield_per=2000)
     )
