@@ -294,14 +294,14 @@ def csv_document(
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[bytes]:
     """The FSMA 204 sortable spreadsheet (UTF-8 with BOM), as byte chunks."""
-    orgs = load_orgs(engine)
+    names = fsma.describe_orgs(load_orgs(engine))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     out.write(fsma.BOM)
     writer.writerow(fsma.HEADER)
     done = 0
     for record, _ in iter_events(engine, plan=plan):
-        writer.writerow(fsma.row(record, orgs))
+        writer.writerow(fsma.row(record, names))
         done += 1
         if out.tell() >= FLUSH_BYTES:
             yield out.getvalue().encode("utf-8")

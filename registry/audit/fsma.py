@@ -55,18 +55,23 @@ CTE = {
 }
 
 
-def describe_org(orgs: Mapping[str, OrgInfo], org_id: str | None) -> str:
-    """`name (county code)`, the location description FDA asks for, by organization."""
+def describe_orgs(orgs: Mapping[str, OrgInfo]) -> dict[str, str]:
+    """`name (county code)` by organization id: the location description FDA asks for,
+    worked out once per export."""
+    return {
+        org.id: f"{org.name} ({org.county_code})" if org.county_code else org.name
+        for org in orgs.values()
+    }
+
+
+def _name(names: Mapping[str, str], org_id: str | None) -> str:
     if not org_id:
         return ""
-    org = orgs.get(org_id)
-    if org is None:
-        return org_id
-    return f"{org.name} ({org.county_code})" if org.county_code else org.name
+    return names.get(org_id, org_id)
 
 
-def _place(event: ExportEvent, orgs: Mapping[str, OrgInfo]) -> str:
-    parts = [describe_org(orgs, event.actor_org_id)]
+def _place(event: ExportEvent, names: Mapping[str, str]) -> str:
+    parts = [_name(names, event.actor_org_id)]
     location = event.location or {}
     for key in ("place", "county_code", "gln"):
         if location.get(key):
@@ -92,18 +97,18 @@ def _details(data: dict[str, Any]) -> str:
     return "; ".join(f"{k}={v}" for k, v in data.items() if k not in shown)
 
 
-def row(event: ExportEvent, orgs: Mapping[str, OrgInfo]) -> list[str]:
-    """The CSV cells of one event, in HEADER's order."""
+def row(event: ExportEvent, names: Mapping[str, str]) -> list[str]:
+    """The CSV cells of one event, in HEADER's order; `names` from describe_orgs."""
     data = event.data
     quantity, unit = _quantity(event)
-    local = in_offset(event.event_time, event.event_time_offset)
+    local = in_offset(event.event_time, event.event_time_offset).isoformat()
     ship_from = ship_to = ""
     if event.type == "shipped":
-        ship_from = describe_org(orgs, event.actor_org_id)
-        ship_to = describe_org(orgs, data.get("to_org_id"))
+        ship_from = _name(names, event.actor_org_id)
+        ship_to = _name(names, data.get("to_org_id"))
     elif event.type == "received":
-        ship_from = describe_org(orgs, data.get("from_org_id"))
-        ship_to = describe_org(orgs, event.actor_org_id)
+        ship_from = _name(names, data.get("from_org_id"))
+        ship_to = _name(names, event.actor_org_id)
     reference = data.get("reference_doc") or data.get("certificate_ref") or ""
     reference_type = ""
     if reference:
@@ -115,13 +120,13 @@ def row(event: ExportEvent, orgs: Mapping[str, OrgInfo]) -> list[str]:
         f"{product}, {event.brand_name}",
         quantity,
         unit,
-        _place(event, orgs),
-        local.date().isoformat(),
-        local.time().isoformat(timespec="seconds"),
+        _place(event, names),
+        local[:10],
+        local[11:19],
         event.event_time_offset,
         ship_from,
         ship_to,
-        describe_org(orgs, event.cooperative_org_id),
+        _name(names, event.cooperative_org_id),
         str(data.get("harvest_date", "")),
         str(data.get("plot", "")),
         reference_type,
