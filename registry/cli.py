@@ -480,7 +480,16 @@ def export(
     to: Annotated[str | None, typer.Option(help="last day, YYYY-MM-DD (included)")] = None,
     output: Annotated[Path | None, typer.Option(help="file to write (default: stdout)")] = None,
 ) -> None:
-    """Export recorded events for a regulator, as GET /v1/audit/export does."""
+    """Export events for regulators (EPCIS 2.0 or FSMA 204 CSV).
+
+    EPCIS 2.0 JSON-LD or the FSMA 204 sortable spreadsheet (CSV, UTF-8 with BOM), for a
+    brand, a batch or a lot, optionally between two days (UTC, both included).
+
+    \b
+    Examples:
+      registry export --brand rongjiang-navel-orange --format epcis --output brand.jsonld
+      registry export --brand rongjiang-navel-orange --format csv --from 2026-11-01 --to 2026-11-30
+    """
     from registry.audit.cli_export import run_export
 
     settings = _settings_or_exit()
