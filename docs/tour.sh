@@ -55,7 +55,7 @@ curl -sS --fail-with-body -H "$H $COOP" -H "$J" -d "{\"type\": \"packed\", \"eve
 #    and a PDF sheet made by a background job (poll it, then download the result).
 RUN=$(curl -sS --fail-with-body -H "$H $COOP" -H "$J" -d '{"count": 100}' "$BASE/v1/batches/$BATCH/labels" | jget run_id)
 curl -sS --fail-with-body -H "$H $COOP" "$BASE/v1/labels/runs/$RUN/codes?format=csv" > "$TOUR/codes.csv"
-LABEL_URL=$(curl -sS --fail-with-body -H "$H $COOP" "$BASE/v1/labels/runs/$RUN/codes?limit=1" | jget 0 url)
+LABEL_URL=$(curl -sS --fail-with-body -H "$H $COOP" "$BASE/v1/labels/runs/$RUN/codes?limit=1" | jget items 0 url)
 curl -sS --fail-with-body -H "$H $COOP" -o "$TOUR/label.png" "$BASE/v1/labels/runs/$RUN/qr/00000001.png"
 curl -sS --fail-with-body "$BASE/v1/labels/layouts" | jget layouts 0 module_mm
 JOB=$(curl -sS --fail-with-body -H "$H $COOP" -H "$J" -d '{"layout": "a4-3x8"}' "$BASE/v1/labels/runs/$RUN/sheet" | jget job_id)

@@ -594,3 +594,42 @@ def beat(ctx: typer.Context) -> None:
 
 if __name__ == "__main__":
     app()
+
+
+@app.command("export")
+def export(
+    format: Annotated[str, typer.Option(help="epcis (EPCIS 2.0 JSON-LD) or csv (FSMA 204)")],
+    brand: Annotated[str | None, typer.Option(help="every event of this brand (slug)")] = None,
+    batch: Annotated[str | None, typer.Option(help="one batch's events")] = None,
+    gtin: Annotated[str | None, typer.Option(help="with --lot: one lot's events")] = None,
+    lot: Annotated[str | None, typer.Option(help="with --gtin")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="first day, YYYY-MM-DD")] = None,
+    to: Annotated[str | None, typer.Option(help="last day, YYYY-MM-DD (included)")] = None,
+    output: Annotated[Path | None, typer.Option(help="file to write (default: stdout)")] = None,
+) -> None:
+    """Export events for regulators (EPCIS 2.0 or FSMA 204 CSV).
+
+    EPCIS 2.0 JSON-LD or the FSMA 204 sortable spreadsheet (CSV, UTF-8 with BOM), for a
+    brand, a batch or a lot, optionally between two days (UTC, both included).
+
+    \b
+    Examples:
+      registry export --brand rongjiang-navel-orange --format epcis --output brand.jsonld
+      registry export --brand rongjiang-navel-orange --format csv --from 2026-11-01 --to 2026-11-30
+    """
+    from registry.audit.cli_export import run_export
+
+    settings = _settings_or_exit()
+    with _registry_errors():
+        total = run_export(
+            settings,
+            format=format,
+            brand=brand,
+            batch_id=batch,
+            gtin=gtin,
+            lot=lot,
+            date_from=from_,
+            date_to=to,
+            output=output,
+        )
+    print(f"exported {total} events", file=sys.stderr)

@@ -9,6 +9,8 @@ from anyio import to_thread
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
+from registry.audit.refusals import install_refusal_alerts
+from registry.audit.router import router as audit_router
 from registry.batches.router import router as batches_router
 from registry.brands.router import router as brands_router
 from registry.core.config import get_settings
@@ -76,6 +78,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     )
     app.state.engine = engine or get_engine()
     install_error_handlers(app)
+    install_refusal_alerts(app)
     for router in (
         orgs_router,
         brands_router,
@@ -84,6 +87,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         labels_router,
         verify_router,
         jobs_router,
+        audit_router,
         metrics_router,
         front_router,
         log_router,

@@ -203,4 +203,4 @@ def label_codes(world: World, run_id: str, org: Org | None = None, **params: Any
     params.setdefault("limit", 10_000)
     r = world.call("GET", f"/v1/labels/runs/{run_id}/codes", org or world.coop, params=params)
     assert r.status_code == 200, r.text
-    return [code["url"] for code in r.json()]
+    return [code["url"] for code in r.json()["items"]]

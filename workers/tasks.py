@@ -18,12 +18,14 @@ from celery.exceptions import Reject
 from sqlalchemy.exc import OperationalError
 
 from registry.alerts.service import raise_chain_alerts
+from registry.audit import jobs as audit_jobs
 from registry.core.config import get_settings
 from registry.core.db import ServiceUnavailable, unit_of_work
 from registry.core.queue import (
     AUDIT_RECENT_BATCHES,
     DRAIN_SCANS,
     EXPIRE_JOBS,
+    EXPORT_AUDIT,
     PUBLISH_CHECKPOINT,
     RENDER_LABEL_SHEET,
     task_engine,
@@ -84,6 +86,11 @@ def render_label_sheet(self: Task, job_id: str) -> None:
                 # from its recorded chunk, instead of failing it.
                 raise Reject(exc, requeue=True) from exc
             return
+
+
+@registry_task(name=EXPORT_AUDIT, base=JobTask)
+def export_audit(job_id: str) -> None:
+    audit_jobs.run_export_job(task_engine(), job_id=job_id, settings=get_settings())
 
 
 @registry_task(name=DRAIN_SCANS, base=RegistryTask, ignore_result=True)

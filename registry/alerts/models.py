@@ -20,6 +20,12 @@ class AlertKind(StrEnum):
     impossible_travel = "impossible_travel"
     not_yet_shipped = "not_yet_shipped"
     chain_broken = "chain_broken"
+    # Writes the rules refused (registry/audit/refusals.py): attempts, not only successes.
+    quota_exceeded = "quota_exceeded"
+    mass_balance_exceeded = "mass_balance_exceeded"
+    outside_production_area = "outside_production_area"
+    future_dated = "future_dated"
+    write_refused = "write_refused"
 
 
 def code_subject(gtin: str, lot: str, serial: str) -> str:

@@ -31,3 +31,11 @@ class OutsideProductionArea(InvalidInput):
 
 class InvalidCorrection(InvalidInput):
     pass
+
+
+class FutureEvent(InvalidInput):
+    """An event_time or harvest_date beyond the clock-drift tolerance."""
+
+
+class HarvestOutsideLicence(InvalidInput):
+    """A harvest dated on a day (so in a quota year) no licence of the cooperative covers."""

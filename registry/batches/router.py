@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Response
 
 from registry.batches import service, sync
 from registry.batches.audit import audit_with_head_proof
@@ -20,6 +20,17 @@ from registry.batches.schemas import (
 )
 from registry.core.auth import require_kind
 from registry.core.db import SessionDep
+from registry.core.pagination import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    Cursor,
+    Limit,
+    Page,
+    decode_cursor,
+    encode_cursor,
+    parse_instant,
+)
+from registry.core.time import rfc3339_utc
 from registry.log.answers import with_leaf_indexes
 from registry.log.append import batch_leaf_indexes
 from registry.orgs.models import Organization, OrgKind
@@ -52,16 +63,26 @@ def create_batch(body: BatchCreate, session: SessionDep, coop: Cooperative) -> B
     return BatchPublic.build(batch, brand.slug)
 
 
-@router.get("/batches", response_model=list[BatchPublic])
+@router.get("/batches", response_model=Page[BatchPublic])
 def list_batches(
     session: SessionDep,
     org: Reader,
     brand: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-) -> list[BatchPublic]:
-    rows = service.list_batches(session, actor=org, brand=brand, limit=limit, offset=offset)
-    return [BatchPublic.build(batch, slug) for batch, slug in rows]
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE,
+) -> Page[BatchPublic]:
+    """Batches the caller may see, newest first; follow `next_cursor` for more."""
+    after = None
+    if cursor is not None:
+        at, last_id = decode_cursor(cursor, str, str)
+        after = (parse_instant(at), last_id)
+    rows = service.list_batches(session, actor=org, brand=brand, limit=limit + 1, after=after)
+    items = [BatchPublic.build(batch, slug) for batch, slug in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor(rfc3339_utc(last.created_at), last.id)
+    return Page[BatchPublic](items=items, next_cursor=next_cursor)
 
 
 @router.get("/batches/{batch_id}", response_model=BatchPublic)
@@ -88,11 +109,23 @@ def append_event(
     return with_leaf_indexes(session, answer, [answer], status_code=201 if created else 200)
 
 
-@router.get("/batches/{batch_id}/events", response_model=list[EventPublic])
-def list_events(batch_id: str, session: SessionDep, org: Reader) -> list[EventPublic]:
-    events = service.list_events(session, batch_id=batch_id, actor=org)
+@router.get("/batches/{batch_id}/events", response_model=Page[EventPublic])
+def list_events(
+    batch_id: str,
+    session: SessionDep,
+    org: Reader,
+    cursor: Cursor = None,
+    limit: Limit = MAX_PAGE,
+) -> Page[EventPublic]:
+    """The chain in seq order, `limit` events a page; follow `next_cursor` for more."""
+    after = decode_cursor(cursor, int)[0] if cursor is not None else -1
+    events = service.list_events(
+        session, batch_id=batch_id, actor=org, after_seq=after, limit=limit + 1
+    )
     indexes = batch_leaf_indexes(session, batch_id)
-    return [EventPublic.build(e, indexes.get(e.seq)) for e in events]
+    items = [EventPublic.build(e, indexes.get(e.seq)) for e in events[:limit]]
+    next_cursor = encode_cursor(items[-1].seq) if len(events) > limit else None
+    return Page[EventPublic](items=items, next_cursor=next_cursor)
 
 
 @router.get("/batches/{batch_id}/audit", response_model=AuditReport)

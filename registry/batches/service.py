@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, and_, col, or_, select
 
 from registry.batches import event_types
 from registry.batches.chain import GENESIS_HASH, event_body, link_hash
@@ -20,6 +20,8 @@ from registry.batches.event_types import EventBase
 from registry.batches.exceptions import (
     BatchExists,
     BatchNotFound,
+    FutureEvent,
+    HarvestOutsideLicence,
     IdempotencyKeyReused,
     InvalidCorrection,
     MassBalanceExceeded,
@@ -31,8 +33,9 @@ from registry.batches.ledger import Ledger, LedgerError, LedgerEvent, effective_
 from registry.batches.models import Batch, BatchStatus, Event
 from registry.batches.schemas import BatchCreate
 from registry.brands.models import Brand, License
-from registry.brands.service import get_brand, require_license
+from registry.brands.service import get_brand, license_on, require_license
 from registry.core.canonical import canonical_json, sha256_hex
+from registry.core.config import get_settings
 from registry.core.errors import Forbidden, InvalidInput
 from registry.core.time import as_utc, format_offset, utcnow
 from registry.log.append import queue_for_log
@@ -250,6 +253,7 @@ def append_event(
 
     state = ledger_of(session, batch)
     _check_permission(session, batch, state, type_, actor)
+    _check_not_future(event_time, data)
     if type_ == "harvested":
         _check_harvest(session, batch, actor, location, data)
     elif type_ == "shipped":
@@ -306,6 +310,33 @@ def _check_permission(
         raise NotCustodian(f"{actor.name} does not hold batch {batch.id}")
 
 
+def _check_not_future(event_time: datetime, data: dict[str, Any]) -> None:
+    """Refuse (422) an event_time, or a harvest_date (also one a correction sets), later
+    than the registry's clock plus the drift tolerance. A date counts from its midnight in
+    the event's own offset, so a harvest recorded at 00:30 in Beijing on its own day passes."""
+    tolerance = get_settings().future_tolerance_seconds
+    latest = utcnow() + timedelta(seconds=tolerance)
+    if event_time > latest:
+        raise FutureEvent(
+            f"event_time {event_time.isoformat()} lies in the future: the registry's clock "
+            f"reads {utcnow().isoformat(timespec='seconds')} and accepts at most "
+            f"{tolerance:g} s ahead"
+        )
+    corrected = data.get("corrected_data")
+    day_text = data.get("harvest_date") or (
+        corrected.get("harvest_date") if isinstance(corrected, dict) else None
+    )
+    try:
+        day = date.fromisoformat(day_text) if isinstance(day_text, str) else None
+    except ValueError:
+        return  # not a date: the corrected data's own validation answers
+    if day is not None and datetime.combine(day, time(), event_time.tzinfo) > latest:
+        raise FutureEvent(
+            f"harvest_date {day} lies in the future: the registry's clock reads "
+            f"{utcnow().isoformat(timespec='seconds')}; a harvest is recorded once it happened"
+        )
+
+
 def _check_harvest(
     session: Session,
     batch: Batch,
@@ -338,7 +369,15 @@ def _check_quota(
     """The annual quota (409) for harvest `data`, optionally replacing the earlier
     harvest event (batch_id, seq) that a correction rewrites."""
     harvest_day = date.fromisoformat(data["harvest_date"])
-    lic = require_license(session, brand=brand, org=actor, day=harvest_day)
+    lic = license_on(session, brand_id=brand.id, org_id=actor.id, day=harvest_day)
+    if lic is None or brand.status != "active":
+        # 403 when the brand is suspended or no licence is in force at all (revoked)...
+        require_license(session, brand=brand, org=actor, day=utcnow().date())
+        # ...422 when one is, but the harvest's day (its quota year) lies outside it.
+        raise HarvestOutsideLicence(
+            f"harvest_date {harvest_day} is not covered by any licence of {actor.name} for "
+            f"brand {brand.slug!r}: the {harvest_day.year} quota cannot be used"
+        )
     # Lock the license so two batches' harvests cannot both slip under the quota.
     session.exec(select(License).where(License.id == lic.id).with_for_update()).first()
     year = harvest_day.year
@@ -443,17 +482,33 @@ def _check_correction(
     return data
 
 
-def list_events(session: Session, *, batch_id: str, actor: Organization) -> list[Event]:
+def list_events(
+    session: Session, *, batch_id: str, actor: Organization, after_seq: int = -1, limit: int
+) -> list[Event]:
+    """Up to `limit` events of the chain after `after_seq`, in chain order."""
     batch = get_batch(session, batch_id)
     ensure_visible(session, batch, actor)
-    return load_events(session, batch_id)
+    return list(
+        session.exec(
+            select(Event)
+            .where(Event.batch_id == batch_id, col(Event.seq) > after_seq)
+            .order_by(col(Event.seq))
+            .limit(limit)
+        )
+    )
 
 
 def list_batches(
-    session: Session, *, actor: Organization, brand: str | None, limit: int, offset: int
+    session: Session,
+    *,
+    actor: Organization,
+    brand: str | None,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
 ) -> list[tuple[Batch, str]]:
-    """Batches the org may see: all for regulators/admins, own brands for owners,
-    own batches for cooperatives, batches it has recorded events on for handlers."""
+    """Batches the org may see, newest first, after the keyset `after` (created_at, id):
+    all for regulators/admins, own brands for owners, own batches for cooperatives,
+    batches it has recorded events on for handlers."""
     query = select(Batch, Brand.slug).join(Brand, Brand.id == Batch.brand_id)  # type: ignore[arg-type]
     if actor.kind == OrgKind.brand_owner:
         query = query.where(Brand.owner_org_id == actor.id)
@@ -464,7 +519,15 @@ def list_batches(
         query = query.where(col(Batch.id).in_(touched))
     if brand:
         query = query.where(Brand.slug == brand)
-    query = query.order_by(col(Batch.created_at).desc(), col(Batch.id)).offset(offset).limit(limit)
+    if after is not None:
+        at, last_id = after
+        query = query.where(
+            or_(
+                col(Batch.created_at) < at,
+                and_(col(Batch.created_at) == at, col(Batch.id) > last_id),
+            )
+        )
+    query = query.order_by(col(Batch.created_at).desc(), col(Batch.id)).limit(limit)
     return [(b, slug) for b, slug in session.exec(query).all()]
 
 

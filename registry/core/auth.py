@@ -27,7 +27,10 @@ def current_org(request: Request, session: SessionDep) -> Organization:
         raise Unauthorized("missing Authorization: Bearer <api key>")
     if "\x00" in token:  # never a key; PostgreSQL could not even look it up
         raise Unauthorized("invalid or revoked API key")
-    return authenticate(session, token)
+    org = authenticate(session, token)
+    # Who called, for handlers that run after the request's transaction (refusal alerts).
+    request.state.org_id = org.id
+    return org
 
 
 CurrentOrg = Annotated[Organization, Depends(current_org)]

@@ -120,6 +120,13 @@ class Settings(BaseSettings):
     # Without Redis, each API process publishes checkpoints on a thread (off in tests, which
     # publish explicitly).
     publish_checkpoints: bool = True
+    # An event's event_time (and a harvest's harvest_date) may lie at most this far in the
+    # future: phones' clocks drift by minutes, not months (a later date would borrow next
+    # year's quota).
+    future_tolerance_seconds: float = Field(default=300.0, ge=0)
+    # Audit exports of more events than this become a worker job (202, poll the job) instead
+    # of one streamed answer, so no request runs for minutes.
+    audit_export_inline_max: int = Field(default=200_000, ge=0)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # Task names: the API sends by name, so it never imports the worker code.
 RENDER_LABEL_SHEET = "registry.render_label_sheet"
+EXPORT_AUDIT = "registry.export_audit"
 DRAIN_SCANS = "registry.drain_scans"
 AUDIT_RECENT_BATCHES = "registry.audit_recent_batches"
 EXPIRE_JOBS = "registry.expire_jobs"

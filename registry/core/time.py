@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 
 def utcnow() -> datetime:
@@ -29,6 +30,7 @@ def format_offset(value: datetime) -> str:
     return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+@lru_cache(maxsize=256)
 def parse_offset(offset: str) -> timezone:
     sign = -1 if offset.startswith("-") else 1
     hours, minutes = offset[1:].split(":")

@@ -16,6 +16,7 @@ from registry.core.time import utcnow
 
 class JobKind(StrEnum):
     label_sheet = "label_sheet"
+    audit_export = "audit_export"
 
 
 class JobState(StrEnum):

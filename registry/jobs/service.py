@@ -98,7 +98,7 @@ def job_result(
     path = output_dir / job.result_file
     if not path.is_file():
         raise JobResultGone(f"the result of job {job.id} is no longer available")
-    name = f"labels-{job.params.get('run_id', job.id)}.pdf"
+    name = str(job.params.get("file_name") or f"labels-{job.params.get('run_id', job.id)}.pdf")
     return path, job.result_media_type or PDF, name
 
 

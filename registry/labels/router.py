@@ -5,16 +5,21 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy import Engine
 
 from registry.core.auth import CurrentOrg, require_kind
 from registry.core.config import get_settings
-from registry.core.db import SessionDep
+from registry.core.db import SessionDep, unit_of_work
+from registry.core.pagination import Cursor, Page, decode_cursor, encode_cursor
 from registry.labels import qr, service
 from registry.labels.layouts import SheetLayoutsPublic, public_layouts
+from registry.labels.models import format_serial
 from registry.labels.schemas import (
     MAX_CODES_PAGE,
     LabelCodePublic,
@@ -27,6 +32,7 @@ router = APIRouter(tags=["labels"])
 Cooperative = Annotated[Organization, Depends(require_kind(OrgKind.cooperative))]
 # Printed labels outlive any cache; a revoked key must reach offline verifiers within minutes.
 JWKS_MAX_AGE = 300
+CSV_PAGE = 2000
 
 
 @router.post("/v1/batches/{batch_id}/labels", status_code=201, response_model=LabelRunPublic)
@@ -52,7 +58,7 @@ def _wants_csv(request: Request, format: str | None) -> bool:
 
 @router.get(
     "/v1/labels/runs/{run_id}/codes",
-    response_model=list[LabelCodePublic],
+    response_model=Page[LabelCodePublic],
     responses={200: {"content": {"text/csv": {}}}},
 )
 def list_codes(
@@ -60,31 +66,68 @@ def list_codes(
     request: Request,
     session: SessionDep,
     org: CurrentOrg,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=MAX_CODES_PAGE)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
     format: Literal["json", "csv"] | None = None,
 ) -> Response:
-    """The run's label URLs in serial order, a page at a time (`X-Total-Count` = run size).
-    `?format=csv` or `Accept: text/csv` gives `serial,url` rows for label printers."""
+    """The run's label URLs in serial order, `limit` a page (`X-Total-Count` = run size);
+    follow `next_cursor` for more. `?format=csv` or `Accept: text/csv` gives the whole
+    run's `serial,url` rows in one streamed download, for label printers."""
     settings = get_settings()
+    if _wants_csv(request, format):
+        run, _ = service.readable_run(session, run_id=run_id, actor=org)
+        rows = _csv_rows(request.app.state.engine, run_id, run.count, org.id)
+        return StreamingResponse(
+            rows,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "X-Total-Count": str(run.count),
+                "Content-Disposition": f'attachment; filename="codes-{run_id}.csv"',
+            },
+        )
+    run, _ = service.readable_run(session, run_id=run_id, actor=org)
+    offset = 0
+    if cursor is not None:
+        offset = decode_cursor(cursor, int)[0] - run.first_serial + 1
     run, codes = service.run_codes(
         session,
         run_id=run_id,
         actor=org,
-        offset=offset,
+        offset=max(offset, 0),
         limit=limit,
         base_url=settings.public_url,
         passphrase=settings.key_passphrase,
     )
-    headers = {"X-Total-Count": str(run.count)}
-    if _wants_csv(request, format):
+    next_cursor = None
+    if codes and codes[-1].serial != format_serial(run.last_serial):
+        next_cursor = encode_cursor(int(codes[-1].serial))
+    body = orjson.dumps(
+        {"items": [code.model_dump() for code in codes], "next_cursor": next_cursor}
+    )
+    return Response(body, media_type="application/json", headers={"X-Total-Count": str(run.count)})
+
+
+def _csv_rows(engine: Engine, run_id: str, count: int, org_id: str) -> Iterator[bytes]:
+    """`serial,url` rows of the whole run, signed a page at a time, each page its own
+    short read (access re-checked), so memory stays flat for a million-label run."""
+    settings = get_settings()
+    yield b"serial,url\n"
+    for offset in range(0, count, CSV_PAGE):
+        with unit_of_work(engine) as session:
+            org = session.get(Organization, org_id)
+            assert org is not None  # organizations are never deleted
+            _, codes = service.run_codes(
+                session,
+                run_id=run_id,
+                actor=org,
+                offset=offset,
+                limit=CSV_PAGE,
+                base_url=settings.public_url,
+                passphrase=settings.key_passphrase,
+            )
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(("serial", "url"))
-        writer.writerows((code.serial, code.url) for code in codes)
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
-    body = orjson.dumps([code.model_dump() for code in codes])
-    return Response(body, media_type="application/json", headers=headers)
+        csv.writer(out, lineterminator="\n").writerows((c.serial, c.url) for c in codes)
+        yield out.getvalue().encode("utf-8")
 
 
 def _qr(

@@ -12,7 +12,7 @@ from tests.factories import BRAND, Org, World, harvested, packed, received, ship
 def _ids(world: World, org: Org, query: str = "") -> list[str]:
     r = world.call("GET", f"/v1/batches{query}", org)
     assert r.status_code == 200, r.text
-    return [b["id"] for b in r.json()]
+    return [b["id"] for b in r.json()["items"]]
 
 
 def test_listings_show_each_org_its_own_batches(world: World) -> None:
@@ -32,11 +32,35 @@ def test_listings_show_each_org_its_own_batches(world: World) -> None:
     assert _ids(world, world.handler) == []
     world.ok(a, world.handler, received(world.coop.id, 100, "kg"))
     assert _ids(world, world.handler) == [a]
-    # Paging and the brand filter.
-    assert _ids(world, world.regulator, "?limit=2") == [c, b]
-    assert _ids(world, world.regulator, "?limit=2&offset=2") == [a]
-    assert _ids(world, world.regulator, f"?brand={BRAND}&offset=1") == [b, a]
+    # Keyset paging and the brand filter.
+    first = world.call("GET", "/v1/batches?limit=2", world.regulator).json()
+    assert [x["id"] for x in first["items"]] == [c, b]
+    cursor = first["next_cursor"]
+    assert _ids(world, world.regulator, f"?limit=2&cursor={cursor}") == [a]
+    last = world.call("GET", f"/v1/batches?limit=2&cursor={cursor}", world.regulator).json()
+    assert last["next_cursor"] is None
+    assert _ids(world, world.regulator, f"?brand={BRAND}&limit=1&cursor={cursor}") == [a]
     assert _ids(world, world.regulator, "?brand=no-such-brand") == []
+    assert_error(world.call("GET", "/v1/batches?cursor=bad", world.regulator), 422, "InvalidCursor")
+    assert_error(
+        world.call("GET", "/v1/batches?limit=501", world.regulator), 422, "ValidationError"
+    )
+
+
+def test_events_are_keyset_paginated(world: World) -> None:
+    batch = world.new_batch()["id"]
+    world.ok(batch, world.coop, harvested(100))
+    for n in range(4):
+        world.ok(batch, world.coop, stored(f"store {n}"))
+    seqs, cursor = [], None
+    while True:
+        query = f"?limit=2&cursor={cursor}" if cursor else "?limit=2"
+        body = world.call("GET", f"/v1/batches/{batch}/events{query}", world.coop).json()
+        seqs += [e["seq"] for e in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seqs == [0, 1, 2, 3, 4, 5]
 
 
 def test_batch_attributes_and_head(world: World) -> None:
@@ -44,7 +68,7 @@ def test_batch_attributes_and_head(world: World) -> None:
     assert (batch["lot"], batch["gtin"], batch["brand"]) == ("RJ-8", "00000096385074", BRAND)
     assert batch["cooperative_org_id"] == world.coop.id
     assert batch["created_at"].endswith("Z")
-    created = world.call("GET", f"/v1/batches/{batch['id']}/events", world.coop).json()[0]
+    created = world.call("GET", f"/v1/batches/{batch['id']}/events", world.coop).json()["items"][0]
     assert created["data"]["gtin"] == "00000096385074"
     assert created["data"]["lot"] == "RJ-8"
     event = world.ok(batch["id"], world.coop, harvested())
@@ -66,7 +90,7 @@ def test_event_times_keep_their_offset_and_recorded_at_is_utc(world: World) -> N
     for event_time in sent:
         world.ok(batch, world.coop, {**stored(), "event_time": event_time})
     after = datetime.now(UTC) + timedelta(seconds=1)
-    events = world.call("GET", f"/v1/batches/{batch}/events", world.coop).json()[2:]
+    events = world.call("GET", f"/v1/batches/{batch}/events", world.coop).json()["items"][2:]
     for event, (event_time, offset) in zip(events, sent.items(), strict=True):
         assert event["event_time_offset"] == offset
         # The same instant, shown in the offset it was recorded with.
@@ -86,7 +110,7 @@ def test_events_and_audit_of_a_batch_shipped_to_a_handler(world: World) -> None:
     # Not yet a party: the handler cannot read the chain.
     assert_error(world.call("GET", f"/v1/batches/{batch}/events", world.handler), 403, "Forbidden")
     world.ok(batch, world.coop, shipped(world.handler.id, 10))
-    events = world.call("GET", f"/v1/batches/{batch}/events", world.handler).json()
+    events = world.call("GET", f"/v1/batches/{batch}/events", world.handler).json()["items"]
     assert [e["type"] for e in events] == ["created", "harvested", "packed", "shipped"]
     audit = world.call("GET", f"/v1/batches/{batch}/audit", world.handler).json()
     assert (audit["intact"], audit["length"], audit["head_hash"]) == (

@@ -111,7 +111,8 @@ def test_harvest_date_must_fall_inside_the_license(world: World) -> None:
     early = f"{THIS_YEAR - 2}-11-20"
     with unchanged(world.engine):
         r = world.append(batch["id"], world.coop, harvested(day=early))
-    assert_error(r, 403, "NoValidLicense", early)
+    # The cooperative holds a licence in force, but not for that quota year: 422.
+    assert_error(r, 422, "HarvestOutsideLicence", early, str(THIS_YEAR - 2))
 
 
 def test_batch_under_unknown_brand_or_repeated_lot(world: World) -> None:
@@ -126,7 +127,7 @@ def test_batch_under_unknown_brand_or_repeated_lot(world: World) -> None:
 
 def test_created_event_chains_the_batch_attributes(world: World) -> None:
     batch = world.new_batch(lot="ATTRS-1", variety="Newhall")
-    (created,) = world.call("GET", f"/v1/batches/{batch['id']}/events", world.coop).json()
+    (created,) = world.call("GET", f"/v1/batches/{batch['id']}/events", world.coop).json()["items"]
     assert created["seq"] == 0
     assert created["type"] == "created"
     assert created["prev_hash"] == "0" * 64

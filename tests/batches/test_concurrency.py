@@ -95,7 +95,7 @@ def test_concurrent_appends_to_one_batch_keep_one_chain(world: World) -> None:
     total = WRITERS * EVENTS_PER_WRITER
     assert len(acks) == total
 
-    events = world.call("GET", f"/v1/batches/{batch}/events", world.coop).json()
+    events = world.call("GET", f"/v1/batches/{batch}/events", world.coop).json()["items"]
     assert [e["seq"] for e in events] == list(range(total + 1))
     for previous, event in itertools.pairwise(events):
         assert event["prev_hash"] == previous["hash"]
@@ -136,7 +136,7 @@ def test_concurrent_harvests_never_exceed_the_quota(quota_world: World) -> None:
     assert {body["error"] for status, body in answers if status == 409} == {"QuotaExceeded"}
     harvested_kg = 0.0
     for batch in batches:
-        events = w.call("GET", f"/v1/batches/{batch}/events", w.coop).json()
+        events = w.call("GET", f"/v1/batches/{batch}/events", w.coop).json()["items"]
         harvested_kg += sum(e["data"]["quantity"] for e in events if e["type"] == "harvested")
         assert w.call("GET", f"/v1/batches/{batch}/audit", w.coop).json()["intact"]
     assert harvested_kg == 10_000

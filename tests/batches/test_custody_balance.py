@@ -76,7 +76,7 @@ def test_shipment_hands_custody_to_the_named_receiver(world: World) -> None:
     world.ok(b, world.handler2, received(world.handler.id, 400))
     world.ok(b, world.handler2, _sold(400))
     world.ok(b, world.handler, stored("what is left"))  # still holds 600 boxes
-    listed = world.call("GET", "/v1/batches", world.handler2).json()
+    listed = world.call("GET", "/v1/batches", world.handler2).json()["items"]
     assert [x["id"] for x in listed] == [b]
 
 
@@ -240,7 +240,7 @@ def test_corrected_data_is_validated_against_the_target_type(world: World) -> No
     ok = world.ok(b, world.coop, _correction(2, {"units": 900, "unit": "kg", "unit_size": 5.0}))
     assert ok["data"]["corrected_data"] == {"units": 900, "unit_size": 5.0, "unit": "kg"}
     # The corrected event still stands as it was recorded: the chain is never edited.
-    events = world.call("GET", f"/v1/batches/{b}/events", world.coop).json()
+    events = world.call("GET", f"/v1/batches/{b}/events", world.coop).json()["items"]
     assert events[2]["data"]["units"] == 1000
     # The corrected packing (900 boxes, 4500 kg) is what mass balance now counts.
     _refused(world, b, world.coop, packed(101, 5), 409, "MassBalanceExceeded", "4500 kg")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 
+from registry.audit.router import router as audit_router
 from registry.batches.router import router as batches_router
 from registry.brands.router import router as brands_router
 from registry.orgs.router import router as orgs_router
@@ -93,6 +95,9 @@ def _sync_check(ctx: Ctx, caller: str, body: Any) -> None:
 
 
 READERS = {"admin": OK, "owner": OK, "coop": OK, "regulator": OK}
+# Audit answers are read-only; a handler sees the brand-wide ones limited to its batches.
+AUDITORS = {**READERS, "handler": OK}
+YEAR = date.today().year
 
 ENDPOINTS = [
     Endpoint("GET", "/v1/orgs/me", cells(OK)),
@@ -166,6 +171,13 @@ ENDPOINTS = [
         body=_sync_body,
         check=_sync_check,
     ),
+    Endpoint("GET", f"/v1/audit/export?brand={BRAND}", cells(FORBIDDEN, **AUDITORS)),
+    Endpoint("GET", "/v1/audit/trace?batch_id={batch}", cells(FORBIDDEN, **READERS)),
+    Endpoint(
+        "GET", f"/v1/audit/mass-balance?brand={BRAND}&year={YEAR}", cells(FORBIDDEN, **AUDITORS)
+    ),
+    # Another brand's owner sees an empty list (its own brands' alerts only).
+    Endpoint("GET", "/v1/audit/alerts", cells(FORBIDDEN, **AUDITORS, owner2=OK)),
 ]
 
 
@@ -173,14 +185,15 @@ def test_matrix_covers_every_route() -> None:
     """A new route in orgs/brands/batches must get a row here."""
     routes = {
         f"{method} {route.path}"
-        for router in (orgs_router, brands_router, batches_router)
+        for router in (orgs_router, brands_router, batches_router, audit_router)
         for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods
     }
     covered = {
         f"{e.method} "
-        + e.path.replace("{coop}", "{org_id}")
+        + e.path.split("?")[0]
+        .replace("{coop}", "{org_id}")
         .replace("{brand}", "{slug}")
         .replace("{license}", "{license_id}")
         .replace("{batch}", "{batch_id}")

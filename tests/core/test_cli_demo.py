@@ -49,7 +49,7 @@ def test_demo_seeds_once_then_reissues_keys(tmp_path: Path) -> None:
                 assert me.status_code == 200
                 assert me.json()["id"] == entry["org_id"]
             regulator = {"Authorization": f"Bearer {new_keys['regulator']['api_key']}"}
-            batches = client.get("/v1/batches", headers=regulator).json()
+            batches = client.get("/v1/batches", headers=regulator).json()["items"]
             assert len(batches) == 3  # the second run seeded nothing new
             assert [b["slug"] for b in client.get("/v1/brands").json()] == [
                 "rongjiang-navel-orange"
@@ -58,7 +58,7 @@ def test_demo_seeds_once_then_reissues_keys(tmp_path: Path) -> None:
                 report = client.get(f"/v1/batches/{batch['id']}/audit", headers=regulator)
                 assert report.json()["intact"] is True
                 events = client.get(f"/v1/batches/{batch['id']}/events", headers=regulator)
-                types = [e["type"] for e in events.json()]
+                types = [e["type"] for e in events.json()["items"]]
                 assert types[0] == "created"
                 assert {"harvested", "packed", "shipped", "received"} <= set(types)
     finally:

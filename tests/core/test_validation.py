@@ -174,8 +174,8 @@ REQUEST_CASES: list[tuple[str, str, str, str, Any, str]] = [
      {"org_id": "x", "valid_from": "2026-13-01", "valid_to": "2026-12-31",
       "annual_quota_kg": 1}, "valid_from"),
     ("list limit", "coop", "GET", "/v1/batches?limit=0", None, "limit"),
-    ("list offset", "coop", "GET", "/v1/batches?offset=-1", None, "offset"),
-    ("list huge offset", "coop", "GET", f"/v1/batches?offset={10**20}", None, "offset"),
+    ("list huge limit", "coop", "GET", f"/v1/batches?limit={10**20}", None, "limit"),
+    ("list long cursor", "coop", "GET", f"/v1/batches?cursor={'x' * 600}", None, "cursor"),
     ("sync empty", "coop", "POST", "/v1/sync", {"items": []}, "items"),
     # Only a malformed request is refused whole; a malformed item gets its own result.
     ("sync not a list", "coop", "POST", "/v1/sync", {"items": {"batch_id": "b"}}, "items"),
@@ -384,7 +384,9 @@ def test_garbage_in_paths_and_queries_never_causes_a_server_error(world: World) 
                 "/v1/brands/{t}",
                 "/v1/brands/{t}/licenses",
                 "/v1/batches?brand={t}&limit={n}",
-                "/v1/batches?offset={n}",
+                "/v1/batches?cursor={t}",
+                "/v1/batches/{t}/events?cursor={t}",
+                "/v1/audit/alerts?cursor={t}&limit={n}",
             ]
         ),
     )

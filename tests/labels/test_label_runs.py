@@ -46,7 +46,7 @@ def test_run_is_issued_recorded_in_the_chain_and_continues_serials(world: World)
     assert run["count"] == 20
     assert len(run["key_id"]) == 4
 
-    events = world.call("GET", f"/v1/batches/{batch['id']}/events", world.coop).json()
+    events = world.call("GET", f"/v1/batches/{batch['id']}/events", world.coop).json()["items"]
     labeled = events[-1]
     assert labeled["type"] == "labeled"
     assert labeled["data"] == {
@@ -112,31 +112,43 @@ def test_recalled_batch_and_unknown_batch_get_no_labels(world: World) -> None:
 def test_codes_are_signed_urls_in_serial_order_as_json_or_csv(world: World) -> None:
     batch, run = labeled_batch(world, units=50, count=30)
     path = f"/v1/labels/runs/{run['run_id']}/codes"
-    r = world.call("GET", path, world.coop, params={"limit": 10, "offset": 5})
+    r = world.call("GET", path, world.coop, params={"limit": 10})
     assert r.status_code == 200
     assert r.headers["x-total-count"] == "30"
-    page = r.json()
-    assert [c["serial"] for c in page] == [f"{n:08d}" for n in range(6, 16)]
+    page = r.json()["items"]
+    assert [c["serial"] for c in page] == [f"{n:08d}" for n in range(1, 11)]
     public = get_settings().public_url
     for code in page:
         assert code["url"].startswith(f"{public}/01/{GTIN}/10/{batch['lot']}/21/{code['serial']}?")
         parsed = parse_url(code["url"])
         assert (parsed.serial, parsed.key_id.hex()) == (code["serial"], run["key_id"])
+    # Following next_cursor walks the run once, in serial order, and stops.
+    walked, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 7}
+        if cursor is not None:
+            params["cursor"] = cursor
+        body = world.call("GET", path, world.coop, params=params).json()
+        walked += [c["serial"] for c in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == [f"{n:08d}" for n in range(1, 31)]
 
-    tail = world.call("GET", path, world.coop, params={"offset": 28}).json()
-    assert [c["serial"] for c in tail] == ["00000029", "00000030"]
-    assert world.call("GET", path, world.coop, params={"offset": 30}).json() == []
-
+    # The whole run as CSV in one request, for printers.
     as_csv = world.call("GET", path, world.coop, params={"format": "csv"})
     assert as_csv.headers["content-type"].startswith("text/csv")
+    assert as_csv.headers["x-total-count"] == "30"
     rows = list(csv.reader(io.StringIO(as_csv.text)))
     assert rows[0] == ["serial", "url"]
     assert len(rows) == 31
     by_accept = world.call("GET", path, world.coop, headers={"Accept": "text/csv"})
     assert by_accept.text == as_csv.text
-    assert rows[1:] == [[c["serial"], c["url"]] for c in world.call("GET", path, world.coop).json()]
+    everything = world.call("GET", path, world.coop).json()
+    assert everything["next_cursor"] is None
+    assert rows[1:] == [[c["serial"], c["url"]] for c in everything["items"]]
 
-    for params in ({"limit": 10_001}, {"limit": 0}, {"offset": -1}, {"format": "xml"}):
+    for params in ({"limit": 10_001}, {"limit": 0}, {"cursor": "x"}, {"format": "xml"}):
         assert world.call("GET", path, world.coop, params=params).status_code == 422
 
 

@@ -230,7 +230,7 @@ def test_an_expired_license_is_suspicious(world: World, labels: tuple) -> None:
 
 def test_a_tampered_chain_is_suspicious(world: World, labels: tuple) -> None:
     batch, _, urls = labels
-    events = world.call("GET", f"/v1/batches/{batch['id']}/events", world.coop).json()
+    events = world.call("GET", f"/v1/batches/{batch['id']}/events", world.coop).json()["items"]
     harvest = events[1]["data"]
     tamper_event_data(world.engine, batch["id"], 1, json.dumps({**harvest, "quantity": 50000}))
     result = verify(world, urls[0])

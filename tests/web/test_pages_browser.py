@@ -70,7 +70,7 @@ def labelled_batch(world: World, *, count: int = 3) -> Labelled:
     r = world.call("GET", f"/v1/labels/runs/{run_id}/codes", world.coop)
     assert r.status_code == 200, r.text
     paths = []
-    for code in r.json():
+    for code in r.json()["items"]:
         url = urlsplit(code["url"])
         paths.append(f"{url.path}?{url.query}")
     return Labelled(bid, paths, chain_length=head["seq"] + 1)
