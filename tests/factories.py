@@ -70,6 +70,19 @@ class World:
         assert r.status_code == 201, r.text
         return dict(r.json())
 
+    def events(self, batch_id: str, org: Org) -> list[dict[str, Any]]:
+        """The whole chain as the API serves it, following `next_cursor` page by page."""
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params = {"cursor": cursor} if cursor else {}
+            r = self.call("GET", f"/v1/batches/{batch_id}/events", org, params=params)
+            assert r.status_code == 200, r.text
+            found += r.json()["items"]
+            cursor = r.json()["next_cursor"]
+            if cursor is None:
+                return found
+
 
 def harvested(kg: float = 5000, *, county: str = COUNTY, day: str = "2026-11-20") -> dict[str, Any]:
     return {

@@ -61,6 +61,19 @@ class Remote:
         except json.JSONDecodeError:
             raise WitnessError(f"GET {path} did not answer JSON") from None
 
+    def pages(self, path: str, *, auth: bool = False) -> list[Any]:
+        """Every item of a keyset-paginated list, following `next_cursor`."""
+        items: list[Any] = []
+        params: dict[str, Any] = {}
+        while True:
+            page = self.json(path, params, auth=auth)
+            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                raise WitnessError(f"GET {path} did not answer a page of items")
+            items += page["items"]
+            if not page.get("next_cursor"):
+                return items
+            params = {"cursor": page["next_cursor"]}
+
 
 @dataclass
 class WitnessState:
@@ -118,7 +131,7 @@ def _check_events(remote: Remote, entry: dict[str, Any], cp: note.Checkpoint) ->
     index, batch_id, seq = entry["leaf_index"], entry.get("batch_id"), entry.get("seq")
     if batch_id is None:
         return [f"leaf {index}: the registry does not name its event (is the key a regulator's?)"]
-    events = remote.json(f"/v1/batches/{batch_id}/events", auth=True)
+    events = remote.pages(f"/v1/batches/{batch_id}/events", auth=True)
     problems: list[str] = []
     prev = "0" * 64
     for event in events:

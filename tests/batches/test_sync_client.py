@@ -180,7 +180,7 @@ def test_upload_survives_server_kills_and_never_sends_twice(
     assert set(record) == {x["idempotency_key"] for x in lines}
     stored_events: dict[str, tuple[str, int, str]] = {}
     for batch in batches:
-        events = world.call("GET", f"/v1/batches/{batch}/events", world.coop).json()
+        events = world.events(batch, world.coop)
         assert [e["seq"] for e in events] == list(range(len(events)))
         audit = world.call("GET", f"/v1/batches/{batch}/audit", world.regulator).json()
         assert audit["intact"] is True

@@ -100,7 +100,7 @@ def test_concurrent_overlapping_outboxes_each_item_answered_once(world: World) -
     assert sum(len(v) for k, v in by_key.items() if k.startswith("shared")) == CLIENTS * SHARED // 2
 
     for batch in batches:
-        events = world.call("GET", f"/v1/batches/{batch}/events", world.coop).json()
+        events = world.events(batch, world.coop)
         assert [e["seq"] for e in events] == list(range(len(events)))
         for previous, event in itertools.pairwise(events):
             assert event["prev_hash"] == previous["hash"]
@@ -136,5 +136,5 @@ def test_one_key_sent_at_once_for_different_batches_is_written_once(world: World
     ] + [("rejected", 409, "IdempotencyKeyReused")] * (len(batches) - 1)
     (winner,) = [r for r in results if r["status"] == "created"]
     for batch in batches:
-        events = world.call("GET", f"/v1/batches/{batch}/events", world.coop).json()
+        events = world.events(batch, world.coop)
         assert len(events) == (2 if batch == winner["batch_id"] else 1)

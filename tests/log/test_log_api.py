@@ -33,9 +33,7 @@ def _verifier(world: World) -> note.Verifier:
 
 
 def _events(world: World, batch_id: str) -> list[dict[str, Any]]:
-    r = world.call("GET", f"/v1/batches/{batch_id}/events", world.regulator)
-    assert r.status_code == 200, r.text
-    return list(r.json())
+    return world.events(batch_id, world.regulator)
 
 
 def _some_events(world: World) -> list[str]:
