@@ -105,6 +105,7 @@ def test_concurrent_appends_to_one_batch_keep_one_chain(world: World) -> None:
     places = sorted(e["data"]["place"] for e in events[1:])
     assert places == sorted(f"w{n}-e{i}" for n in range(WRITERS) for i in range(EVENTS_PER_WRITER))
     audit = world.call("GET", f"/v1/batches/{batch}/audit", world.regulator).json()
+    assert audit.pop("log")["leaf_index"] == events[-1]["leaf_index"]
     assert audit == {
         "batch_id": batch,
         "intact": True,
