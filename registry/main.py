@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from registry.batches.router import router as batches_router
 from registry.brands.router import router as brands_router
+from registry.console import install as install_console
 from registry.core.config import get_settings
 from registry.core.db import ServiceUnavailable, get_engine
 from registry.core.errors import install_error_handlers
@@ -71,6 +72,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     ):
         app.include_router(router)
     install_offline_docs(app)
+    install_console(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

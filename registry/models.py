@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from registry.alerts.models import Alert
 from registry.batches.models import Batch, Event
 from registry.brands.models import Brand, License
+from registry.console.models import Member, MemberSession
 from registry.jobs.models import Job
 from registry.labels.models import LabelRun, SigningKey
 from registry.orgs.models import ApiKey, Organization
@@ -22,6 +23,8 @@ __all__ = [
     "Job",
     "LabelRun",
     "License",
+    "Member",
+    "MemberSession",
     "Organization",
     "Scan",
     "ScanCounter",

@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     job_result_ttl_hours: float = 72.0
     job_expiry_interval: float = 3600.0
     log_level: str = "INFO"
+    # The cooperative console (registry/console/): how long a sign-in lasts (members may
+    # stay offline for days and still sync their outbox), and how many failed sign-ins
+    # (the `limits` library's notation) a username or a client address gets before a pause.
+    console_session_days: float = Field(default=30.0, gt=0)
+    console_signin_limit: str = "5/15minutes"
+    console_signin_limit_per_address: str = "30/15minutes"
+    # Where failed sign-ins are counted: `memory://` or a Redis URL (default: redis_url,
+    # else memory, which counts per process).
+    console_limits_url: str | None = None
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
