@@ -36,7 +36,7 @@ from registry.orgs.models import Organization, OrgKind
 from registry.orgs.service import get_org
 
 # A username (letters, digits, . _ - @) or a phone number (digits, optional leading +).
-_USERNAME = re.compile(r"^(?:\+?[0-9]{6,20}|[a-z0-9][a-z0-9._@-]{2,63})$")
+_USERNAME = re.compile(r"^(?:\+?[0-9]{6,20}|[a-z0-9][a-z0-9._@-]{1,63})$")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def normalize_username(raw: str) -> str:
     username = raw.strip().lower()
     if not _USERNAME.fullmatch(username):
         raise InvalidInput(
-            "username: 3-64 letters, digits, '.', '_', '-' or '@' starting with a letter or "
+            "username: 2-64 letters, digits, '.', '_', '-' or '@' starting with a letter or "
             "digit, or a phone number of 6-20 digits"
         )
     return username

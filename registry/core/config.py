@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     # Where failed sign-ins are counted: `memory://` or a Redis URL (default: redis_url,
     # else memory, which counts per process).
     console_limits_url: str | None = None
+    # Argon2id cost of member passwords; the defaults are argon2-cffi's (RFC 9106's
+    # low-memory profile). Lower only where sign-ins must be cheap (tests): the OWASP
+    # floor is 19 MiB, 2 passes.
+    console_password_memory_kib: int = Field(default=65536, ge=8192)
+    console_password_time_cost: int = Field(default=3, ge=1)
+    console_password_parallelism: int = Field(default=4, ge=1)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
