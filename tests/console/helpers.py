@@ -55,7 +55,8 @@ def page_csrf(client: TestClient, path: str = "/console/outbox") -> str:
     """The session's CSRF token, as a signed-in page carries it."""
     page = client.get(path)
     match = _CSRF.search(page.text)
-    assert match and match.group(1), page.text[:300]
+    assert match, page.text[:300]
+    assert match.group(1), "the page carries no session token"
     return match.group(1)
 
 

@@ -50,10 +50,10 @@ def _callers(world: World) -> dict[str, Caller]:
 
 
 MANAGERS = ("admin", "coop", "coop_admin")
-REFUSED = {
-    name: (403, "NotMemberAdmin")
-    for name in ("owner", "coop2", "handler", "platform", "regulator", "coop_member", "coop2_admin")
-}
+REFUSED = dict.fromkeys(
+    ("owner", "coop2", "handler", "platform", "regulator", "coop_member", "coop2_admin"),
+    (403, "NotMemberAdmin"),
+)
 UNAUTHENTICATED = {
     "no_key": (401, "Unauthorized"),
     "bad_key": (401, "InvalidApiKey"),
@@ -126,7 +126,8 @@ def test_created_member_signs_in_with_the_password_shown_once(world: World) -> N
     )
     assert r.status_code == 201, r.text
     created = r.json()
-    assert created["username"] == "li-si" and created["role"] == "member"
+    assert created["username"] == "li-si"
+    assert created["role"] == "member"
     assert len(created["password"]) >= 16
     listed = world.call("GET", f"/v1/orgs/{world.coop.id}/members", world.coop).json()
     assert all("password" not in m and "password_hash" not in m for m in listed)
@@ -138,13 +139,15 @@ def test_created_member_signs_in_with_the_password_shown_once(world: World) -> N
 def test_a_chosen_password_is_not_echoed_and_must_be_long_enough(world: World) -> None:
     path = f"/v1/orgs/{world.coop.id}/members"
     r = world.call("POST", path, world.coop, json={"username": "wang", "password": PASSWORD})
-    assert r.status_code == 201 and r.json()["password"] is None
+    assert r.status_code == 201
+    assert r.json()["password"] is None
     short = world.call("POST", path, world.coop, json={"username": "zhao", "password": "short"})
     assert short.status_code == 422
     taken = world.call("POST", path, world.coop2.auth and world.admin, json={"username": "WANG"})
     assert (taken.status_code, taken.json()["error"]) == (409, "UsernameTaken")
     bad = world.call("POST", path, world.coop, json={"username": "a b"})
-    assert bad.status_code == 422 and set(bad.json()) == {"error", "detail"}
+    assert bad.status_code == 422
+    assert set(bad.json()) == {"error", "detail"}
 
 
 def test_disabling_a_member_ends_their_sessions_at_once(world: World) -> None:
@@ -152,7 +155,8 @@ def test_disabling_a_member_ends_their_sessions_at_once(world: World) -> None:
     client, _ = signed_in_client(world.client, "13800138000")
     assert client.get("/v1/batches").status_code == 200
     r = world.call("POST", f"/v1/orgs/{world.coop.id}/members/{member.id}/disable", world.coop)
-    assert r.status_code == 200 and r.json()["disabled_at"]
+    assert r.status_code == 200
+    assert r.json()["disabled_at"]
     gone = client.get("/v1/batches")
     assert (gone.status_code, gone.json()["error"]) == (401, "SessionExpired")
     assert sign_in(TestClient(world.client.app), "13800138000").status_code == 401

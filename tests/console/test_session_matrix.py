@@ -37,19 +37,16 @@ def test_member_sessions_get_their_organizations_answers(world: World) -> None:
         )
         for kind, (client, csrf) in sessions.items():
             answers = []
-            for caller, send in (
-                (kind, lambda kw: world.client.request(endpoint.method, path, **kw)),
-                (f"{kind}-session", lambda kw: client.request(endpoint.method, path, **kw)),
+            for caller, sender, headers in (
+                (kind, world.client, world.orgs[kind].auth),
+                (f"{kind}_session", client, {"X-CSRF-Token": csrf}),
             ):
-                kwargs: dict[str, Any] = {
-                    "headers": world.orgs[kind].auth if caller == kind else {"X-CSRF-Token": csrf}
-                }
+                kwargs: dict[str, Any] = {"headers": headers}
                 if endpoint.body is not None:
-                    kwargs["json"] = endpoint.body(ctx, caller.replace("-", "_"))
-                r = send(kwargs)
-                answers.append(
-                    (r.status_code, r.json().get("error") if r.status_code >= 400 else None)
-                )
+                    kwargs["json"] = endpoint.body(ctx, caller)
+                r = sender.request(endpoint.method, path, **kwargs)
+                error = r.json().get("error") if r.status_code >= 400 else None
+                answers.append((r.status_code, error))
             if answers[0] != answers[1]:
                 mismatches.append(f"{endpoint.id} {kind}: key {answers[0]}, session {answers[1]}")
     assert not mismatches, "\n".join(mismatches)

@@ -21,11 +21,13 @@ from tests.factories import World, stored
 def test_session_cookie_is_httponly_and_samesite(world: World) -> None:
     make_member(world.engine, world.coop.id, "zhang")
     r = sign_in(TestClient(world.client.app), "zhang")
-    assert r.status_code == 303 and r.headers["location"] == "/console/batches"
+    assert r.status_code == 303
+    assert r.headers["location"] == "/console/batches"
     cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("registry_console="))
     flags = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
     assert {"httponly", "samesite", "path"} <= flags
-    assert "samesite=lax" in cookie.lower() and "secure" not in flags  # http in development
+    assert "samesite=lax" in cookie.lower()
+    assert "secure" not in flags
 
 
 def test_session_cookie_is_secure_in_production(
@@ -56,7 +58,8 @@ def test_cookie_writes_need_the_csrf_header(world: World) -> None:
             r = client.post(path, json=stored(), headers=headers)
             assert (r.status_code, r.json()["error"]) == (403, "CsrfRejected")
     r = client.post(path, json=stored(), headers={"X-CSRF-Token": csrf})
-    assert r.status_code == 201 and r.json()["actor_org_id"] == world.coop.id
+    assert r.status_code == 201
+    assert r.json()["actor_org_id"] == world.coop.id
     # A bearer key still wins over the cookie, and needs no CSRF token.
     r = client.post(path, json=stored("shed 2"), headers=world.coop2.auth)
     assert (r.status_code, r.json()["error"]) == (403, "NotCustodian")
@@ -83,7 +86,8 @@ def test_sign_in_form_refuses_a_forged_post(world: World) -> None:
         "/console/signin",
         data={"csrf_token": "from-another-site", "username": "zhang", "password": PASSWORD},
     )
-    assert r.status_code == 403 and "registry_console=" not in r.headers.get("set-cookie", "")
+    assert r.status_code == 403
+    assert "registry_console=" not in r.headers.get("set-cookie", "")
 
 
 def test_sign_out_ends_the_session_on_the_server(world: World) -> None:
@@ -109,7 +113,8 @@ def test_failed_sign_ins_are_limited(world: World) -> None:
     for _ in range(5):
         assert sign_in(client, "zhang", "wrong-password-1").status_code == 401
     blocked = sign_in(client, "ZHANG", PASSWORD)  # even the right password, for a while
-    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) > 0
     assert "分钟后再试" in blocked.text
     # Another username from the same address is still let through (per-address limit: 30).
     make_member(world.engine, world.coop.id, "li")
@@ -154,8 +159,18 @@ def test_create_user_cli(tmp_path: Path) -> None:
     try:
         piped = CliRunner().invoke(
             cli_app,
-            ["admin", "create-user", "--org", org["id"], "--username", "li", "--role", "admin"]
-            + ["--password-stdin", "--json"],
+            [
+                "admin",
+                "create-user",
+                "--org",
+                org["id"],
+                "--username",
+                "li",
+                "--role",
+                "admin",
+                "--password-stdin",
+                "--json",
+            ],
             input=PASSWORD + "\n",
             env={"REGISTRY_DATABASE_URL": url},
         )
@@ -173,7 +188,8 @@ def test_create_user_cli(tmp_path: Path) -> None:
         (["--username", "wang", "--role", "boss"], "--role"),
     ):
         refused = run_cli(url, "admin", "create-user", "--org", org["id"], *args)
-        assert refused.exit_code != 0 and message in refused.output, refused.output
+        assert refused.exit_code != 0, refused.output
+        assert message in refused.output, refused.output
         assert "Traceback" not in refused.output
 
     engine = make_engine(url)
