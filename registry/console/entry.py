@@ -30,6 +30,7 @@ from registry.console.render import Translator, language_of, render
 from registry.console.throttle import SignInThrottle
 from registry.core.config import get_settings
 from registry.core.db import SessionDep
+from registry.core.errors import RegistryError
 from registry.orgs.models import OrgKind
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -188,3 +189,9 @@ def service_worker() -> Response:
 def signin_redirect(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/console/signin?next={quote(target, safe='')}", status_code=303)
+
+
+def refusal_page(request: Request, exc: RegistryError) -> HTMLResponse:
+    """A refusal met on a console page (another cooperative's batch, a stale form)."""
+    message = explain(type(exc).__name__, exc.detail, Translator(language_of(request)))
+    return render(request, "refused.html", status_code=exc.status_code, message=message)

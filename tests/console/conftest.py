@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from registry.core.config import get_settings
+from tests.web.conftest import browser  # noqa: F401  (Chromium, shared with the web tests)
 
 
 @pytest.fixture(autouse=True, scope="module")
