@@ -43,6 +43,16 @@ def state() -> dict[str, Any]:
     return {}
 
 
+def wait_for_worker(page: Page, seconds: float = 60) -> None:
+    """Until the service worker controls the page (polled from here: the console's CSP
+    forbids the string evaluation wait_for_function would use)."""
+    for _ in range(int(seconds * 10)):
+        if page.evaluate("() => navigator.serviceWorker.controller !== null"):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the service worker never took control of the page")
+
+
 def _events(site: Site, batch_id: str) -> list[dict[str, Any]]:
     r = site.world.call("GET", f"/v1/batches/{batch_id}/events", site.world.coop)
     assert r.status_code == 200, r.text
@@ -139,7 +149,7 @@ def _cached_urls(page: Page) -> list[str]:
 def _install_offline(page: Page, site: Site, batch_id: str) -> None:
     """Open the batch page until the service worker controls it and has kept its forms."""
     page.goto(f"{site.url}/console/batches/{batch_id}")
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
+    wait_for_worker(page)
     page.reload()
     form = f"{site.url}/console/batches/{batch_id}/record/stored"
     for _ in range(100):
