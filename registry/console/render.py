@@ -105,7 +105,8 @@ def render(
             "X-Frame-Options": "DENY",
             "Referrer-Policy": "same-origin",
             "Content-Security-Policy": (
-                "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                "img-src 'self' data:; "
                 "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
             ),
         },

@@ -150,13 +150,20 @@
     }, function () { return "offline"; });
   }
 
-  var lastOutcome = null;
+  var lastOutcome = null, retryTimer = null;
   function flush() {
     if (!navigator.onLine) { lastOutcome = "offline"; return draw(); }
     var run = function () { return sendWaiting(); };
     var locked = navigator.locks ? navigator.locks.request(LOCK, run) : run();
     return locked.then(function (outcome) { lastOutcome = outcome; }, function () { lastOutcome = "retry"; })
-      .then(draw);
+      .then(function () {
+        // The network came back but the send did not go through: try again soon.
+        if ((lastOutcome === "offline" || lastOutcome === "retry") && navigator.onLine) {
+          clearTimeout(retryTimer);
+          retryTimer = setTimeout(flush, 3000);
+        }
+        return draw();
+      });
   }
 
   function words(name) {
