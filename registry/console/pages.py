@@ -37,6 +37,7 @@ from registry.core.config import get_settings
 from registry.core.db import SessionDep
 from registry.core.errors import NotFound, RegistryError
 from registry.core.queue import TaskQueueDep
+from registry.core.time import in_offset
 from registry.jobs import service as jobs
 from registry.jobs.models import JobState
 from registry.jobs.schemas import SheetLayoutName
@@ -135,7 +136,10 @@ def _types_for(me: SignedIn) -> tuple[str, ...]:
 def batch_page(batch_id: str, request: Request, me: Console, session: SessionDep) -> HTMLResponse:
     row = _visible_row(session, me, batch_id)
     events = batches.load_events(session, batch_id)
-    names = views.org_names(session, {e.actor_org_id for e in events})
+    parties = {e.actor_org_id for e in events} | {
+        str(e.data[key]) for e in events for key in ("to_org_id", "from_org_id") if key in e.data
+    }
+    names = views.org_names(session, parties)
     return _page(
         request,
         me,
@@ -144,6 +148,7 @@ def batch_page(batch_id: str, request: Request, me: Console, session: SessionDep
         row=row,
         events=events,
         names=names,
+        when=lambda e: in_offset(e.event_time, e.event_time_offset).strftime("%Y-%m-%d %H:%M"),
         types=_types_for(me),
         producer=me.org.id == row.batch.cooperative_org_id,
     )
