@@ -153,13 +153,17 @@ def run_jobs(session: Session, *, run_ids: list[str], org_id: str) -> dict[str, 
     """The newest sheet job of each run that the org asked for."""
     if not run_ids:
         return {}
+    # The org's recent jobs (finished ones expire after a few days anyway), newest first.
     jobs = session.exec(
-        select(Job).where(Job.owner_org_id == org_id).order_by(col(Job.created_at))
+        select(Job)
+        .where(Job.owner_org_id == org_id)
+        .order_by(col(Job.created_at).desc())
+        .limit(500)
     ).all()
     latest: dict[str, Job] = {}
     for job in jobs:
         run_id = job.params.get("run_id")
-        if run_id in run_ids:
+        if run_id in run_ids and run_id not in latest:
             latest[run_id] = job
     return latest
 
