@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 
 from registry.batches.router import router as batches_router
 from registry.brands.router import router as brands_router
-from registry.console import install as install_console
+from registry.console.setup import install as install_console
 from registry.core.config import get_settings
 from registry.core.db import ServiceUnavailable, get_engine
 from registry.core.errors import install_error_handlers
