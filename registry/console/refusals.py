@@ -93,6 +93,8 @@ GENERIC = {
     "InvalidCorrection": "refusal.invalid",
     "BatchNotFound": "refusal.not_found",
     "IdempotencyKeyReused": "refusal.key_reused",
+    "UsernameTaken": "refusal.username_taken",
+    "NotMemberAdmin": "refusal.forbidden",
 }
 
 

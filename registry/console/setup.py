@@ -10,6 +10,7 @@ from registry.console.api import router as members_router
 from registry.console.auth import SignInRequired, authenticate_cookie
 from registry.console.entry import refusal_page, signin_redirect
 from registry.console.entry import router as entry_router
+from registry.console.members_pages import router as members_pages_router
 from registry.console.pages import router as pages_router
 from registry.core.errors import RegistryError
 
@@ -33,5 +34,5 @@ def install(app: FastAPI) -> None:
         return answer if isinstance(answer, Response) else await answer
 
     app.add_exception_handler(RegistryError, as_page)
-    for router in (members_router, entry_router, pages_router):
+    for router in (members_router, entry_router, pages_router, members_pages_router):
         app.include_router(router)

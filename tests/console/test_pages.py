@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import re
 
-from tests.console.helpers import make_member, signed_in_client
+from fastapi.testclient import TestClient
+
+from registry.console.models import MemberRole
+from tests.console.helpers import make_member, sign_in, signed_in_client
 from tests.factories import World, harvested
 
 MAX_PAGE_BYTES = 100 * 1024
@@ -86,3 +89,36 @@ def test_a_form_refusal_comes_back_on_the_form_in_chinese(world: World) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert wrong.status_code == 415
+
+
+def test_an_admin_member_manages_members_from_the_console(world: World) -> None:
+    make_member(world.engine, world.coop.id, "boss", MemberRole.admin)
+    make_member(world.engine, world.coop.id, "picker")
+    admin, csrf = signed_in_client(world.client, "boss")
+    r = admin.post(
+        "/console/members",
+        data={"csrf_token": csrf, "username": "13900001111", "display_name": "王五"},
+    )
+    assert r.status_code == 200
+    assert r.headers["cache-control"] == "no-store"
+    password = re.search(r'<code id="new-password">([^<]+)</code>', r.text)
+    assert password, r.text[:500]
+    newcomer = TestClient(world.client.app)
+    assert sign_in(newcomer, "13900001111", password.group(1)).status_code == 303
+    taken = admin.post("/console/members", data={"csrf_token": csrf, "username": "picker"})
+    assert taken.status_code == 409
+    assert "这个用户名已被使用" in taken.text
+
+    picker, _ = signed_in_client(world.client, "picker")
+    refused = picker.get("/console/members")
+    assert refused.status_code == 403
+    assert "没有权限" in refused.text
+    assert "/console/members" not in picker.get("/console/batches").text  # no tab for them
+
+    listed = world.call("GET", f"/v1/orgs/{world.coop.id}/members", world.coop).json()
+    target = next(m["id"] for m in listed if m["username"] == "13900001111")
+    r = admin.post(
+        f"/console/members/{target}/disable", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert newcomer.get("/v1/orgs/me").status_code == 401
