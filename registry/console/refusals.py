@@ -94,6 +94,7 @@ GENERIC = {
     "BatchNotFound": "refusal.not_found",
     "IdempotencyKeyReused": "refusal.key_reused",
     "UsernameTaken": "refusal.username_taken",
+    "CsrfRejected": "refusal.stale_form",
     "NotMemberAdmin": "refusal.forbidden",
 }
 
