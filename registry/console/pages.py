@@ -340,7 +340,12 @@ def request_sheet(
     if layout not in get_args(SheetLayoutName):
         layout = "a4-3x8"
     job = jobs.create_label_sheet_job(
-        session, run_id=run_id, layout=layout, actor=me.org, queue=queue
+        session,
+        run_id=run_id,
+        layout=layout,
+        actor=me.org,
+        queue=queue,
+        base_url=get_settings().public_url,
     )
     return RedirectResponse(f"/console/jobs/{job.id}", status_code=303)
 
