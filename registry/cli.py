@@ -178,6 +178,38 @@ def create_key(
     print(json.dumps(out) if as_json else raw)
 
 
+@admin_app.command("create-user")
+def create_user(
+    org: Annotated[str, typer.Option(help="organization id")],
+    username: Annotated[str, typer.Option(help="username or phone number")],
+    role: Annotated[str, typer.Option(help="member or admin (admins manage members)")] = "member",
+    display_name: Annotated[str | None, typer.Option()] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create a console login for a member of an organization (a generated password is
+    printed once unless --password-stdin gives one)."""
+    from registry.console.cli_users import create_user as create
+    from registry.console.models import MemberRole
+
+    if role not in MemberRole.__members__:
+        raise typer.BadParameter(f"--role must be one of {', '.join(MemberRole)}")
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    _settings_or_exit()
+    with _registry_errors():
+        lines = create(
+            org_id=org,
+            username=username,
+            role=MemberRole(role),
+            display_name=display_name,
+            password=password,
+            as_json=as_json,
+        )
+    print("\n".join(lines))
+
+
 def _settings_or_exit() -> Settings:
     """The settings, or one line per refused value (e.g. production with the development
     passphrase) and exit status 2."""

@@ -13,6 +13,7 @@ from registry.audit.refusals import install_refusal_alerts
 from registry.audit.router import router as audit_router
 from registry.batches.router import router as batches_router
 from registry.brands.router import router as brands_router
+from registry.console.setup import install as install_console
 from registry.core.config import get_settings
 from registry.core.db import ServiceUnavailable, get_engine, unit_of_work
 from registry.core.errors import install_error_handlers
@@ -94,6 +95,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     ):
         app.include_router(router)
     install_offline_docs(app)
+    install_console(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

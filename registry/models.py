@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from registry.alerts.models import Alert
 from registry.batches.models import Batch, Event
 from registry.brands.models import Brand, License
+from registry.console.models import Member, MemberSession
 from registry.jobs.models import Job
 from registry.labels.models import LabelRun, SigningKey
 from registry.log.models import LogCheckpoint, LogKey, LogLeaf, LogNode, LogPending, LogState
@@ -29,6 +30,8 @@ __all__ = [
     "LogNode",
     "LogPending",
     "LogState",
+    "Member",
+    "MemberSession",
     "Organization",
     "Scan",
     "ScanCounter",

@@ -535,3 +535,9 @@ def brand_slug(session: Session, batch: Batch) -> str:
     brand = session.get(Brand, batch.brand_id)
     assert brand is not None
     return brand.slug
+
+
+def harvested_kg_in_year(session: Session, *, brand_id: str, org_id: str, year: int) -> float:
+    """The quota tally: the org's effective harvested kg under the brand in `year` (what
+    the quota rule counts; the console shows it beside the licence's quota)."""
+    return _harvested_kg(session, brand_id=brand_id, org_id=org_id, year=year)

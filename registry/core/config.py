@@ -127,6 +127,21 @@ class Settings(BaseSettings):
     # Audit exports of more events than this become a worker job (202, poll the job) instead
     # of one streamed answer, so no request runs for minutes.
     audit_export_inline_max: int = Field(default=200_000, ge=0)
+    # The cooperative console (registry/console/): how long a sign-in lasts (members may
+    # stay offline for days and still sync their outbox), and how many failed sign-ins
+    # (the `limits` library's notation) a username or a client address gets before a pause.
+    console_session_days: float = Field(default=30.0, gt=0)
+    console_signin_limit: str = "5/15minutes"
+    console_signin_limit_per_address: str = "30/15minutes"
+    # Where failed sign-ins are counted: `memory://` or a Redis URL (default: redis_url,
+    # else memory, which counts per process).
+    console_limits_url: str | None = None
+    # Argon2id cost of member passwords; the defaults are argon2-cffi's (RFC 9106's
+    # low-memory profile). Lower only where sign-ins must be cheap (tests): the OWASP
+    # floor is 19 MiB, 2 passes.
+    console_password_memory_kib: int = Field(default=65536, ge=8192)
+    console_password_time_cost: int = Field(default=3, ge=1)
+    console_password_parallelism: int = Field(default=4, ge=1)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
