@@ -33,7 +33,7 @@ from registry.core.db import SessionDep
 from registry.core.errors import RegistryError
 from registry.orgs.models import OrgKind
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 
 
 def home_of(kind: OrgKind) -> str:

@@ -17,7 +17,7 @@ from registry.console.service import SignedIn
 from registry.core.db import SessionDep
 from registry.core.errors import RegistryError
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 
 
 def _page(

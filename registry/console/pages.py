@@ -44,7 +44,7 @@ from registry.jobs.schemas import SheetLayoutName
 from registry.labels import service as labels
 from registry.orgs.models import OrgKind
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 # Forms open with the date and clock of the registry's region; the page's script replaces
 # them with the phone's own date, clock and UTC offset.
 DEFAULT_TZ = timezone(timedelta(hours=8))

@@ -120,8 +120,13 @@ class RouteTable:
             return RouteInfo(path, "exempt", False, False, limit)
         if not isinstance(route, APIRoute):
             return RouteInfo(path, "public", False, False, limit)
+        if "console" in (route.tags or []):
+            # A signed-in member's pages (and the service worker prefetching its forms) are
+            # not page loads of the public; the console's forms count as writes.
+            kind: RouteKind = "exempt" if method in READ_METHODS else "write"
+            return RouteInfo(path, kind, False, has_json_body(route), limit)
         keyed = flat.dependant is not None and needs_api_key(flat.dependant)
-        kind: RouteKind = ("read" if method in READ_METHODS else "write") if keyed else "public"
+        kind = ("read" if method in READ_METHODS else "write") if keyed else "public"
         return RouteInfo(path, kind, keyed, has_json_body(route), limit)
 
     def _flat(self) -> list[FlatRoute]:

@@ -54,9 +54,7 @@ def wait_for_worker(page: Page, seconds: float = 60) -> None:
 
 
 def _events(site: Site, batch_id: str) -> list[dict[str, Any]]:
-    r = site.world.call("GET", f"/v1/batches/{batch_id}/events", site.world.coop)
-    assert r.status_code == 200, r.text
-    return list(r.json())
+    return site.world.events(batch_id, site.world.coop)
 
 
 def _record(page: Page, site: Site, batch_id: str, type_: str, fields: dict[str, str]) -> None:

@@ -81,7 +81,7 @@ def test_a_form_refusal_comes_back_on_the_form_in_chinese(world: World) -> None:
             f"/console/batches/{batch}/record/harvested", data=form, follow_redirects=False
         )
         assert r.status_code == 303
-    events = world.call("GET", f"/v1/batches/{batch}/events", world.coop).json()
+    events = world.events(batch, world.coop)
     assert [e["type"] for e in events] == ["created", "harvested"]
     wrong = client.post(
         f"/console/batches/{batch}/record/harvested",

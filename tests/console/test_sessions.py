@@ -36,6 +36,7 @@ def test_session_cookie_is_secure_in_production(
     make_member(world.engine, world.coop.id, "zhang")
     monkeypatch.setenv("REGISTRY_ENVIRONMENT", "production")
     monkeypatch.setenv("REGISTRY_KEY_PASSPHRASE", "a-production-passphrase-long-enough")
+    monkeypatch.setenv("REGISTRY_PUBLIC_URL", "https://registry.example.cn")
     get_settings.cache_clear()
     try:
         # Secure cookies come back only over https.
