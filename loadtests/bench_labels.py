@@ -43,7 +43,7 @@ from registry.labels.service import create_label_run, run_codes
 from registry.migrate import upgrade
 from registry.orgs.models import OrgKind
 from registry.orgs.service import create_org
-from registry.verify.digital_link import build_url
+from registry.codes.digital_link import build_url
 
 PG_BENCH_URL = os.environ.get(
     "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/labels_bench"

@@ -37,7 +37,7 @@ from registry.labels.service import create_label_run, run_codes
 from registry.migrate import upgrade
 from registry.orgs.models import Organization, OrgKind
 from registry.orgs.service import create_org
-from registry.verify.digital_link import decode_digsig, encode_digsig, parse_url
+from registry.codes.digital_link import decode_digsig, encode_digsig, parse_url
 
 # Brands, counties and products that look like the registry's real users.
 BRANDS = [

@@ -18,6 +18,7 @@ from rich.progress import Progress
 from registry.core.config import Settings, get_settings
 from registry.core.db import get_engine, unit_of_work
 from registry.orgs.models import OrgKind
+from registry.verify import invalidation  # noqa: F401  (key and batch changes reach caches)
 
 app = typer.Typer(help="Origin Registry: traceability and brand registry.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)

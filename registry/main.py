@@ -19,10 +19,16 @@ from registry.core.queue import task_queue_for
 from registry.jobs.router import router as jobs_router
 from registry.labels.router import router as labels_router
 from registry.orgs.router import router as orgs_router
+from registry.scans.counter import RedisDeviceCounter, device_counter_for
 from registry.scans.metrics import ScanMetrics
 from registry.scans.stream import redis_client, scan_recorder_for
+from registry.verify import invalidation  # noqa: F401  (commits reach verification caches)
+from registry.verify.cache import VerifyCache
 from registry.verify.router import router as verify_router
+from registry.verify.service import Verifier
 from registry.web.router import router as web_router
+from registry.web.scan import ScanClients
+from registry.web.scan import router as scan_router
 
 
 @asynccontextmanager
@@ -35,6 +41,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.scan_recorder = recorder
     app.state.task_queue = task_queue_for(settings, app.state.engine)
     app.state.metric_sources = [ScanMetrics(recorder)] if recorder else []
+    counter = device_counter_for(settings, app.state.engine)
+    app.state.verifier = Verifier.from_settings(
+        settings,
+        cache=VerifyCache.from_settings(app.state.engine, settings),
+        counter=counter,
+        recorder=recorder,
+    )
+    app.state.scan_clients = ScanClients.from_settings(settings)
     if recorder is not None:
         recorder.start()
     try:
@@ -42,6 +56,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if recorder is not None:
             await to_thread.run_sync(recorder.stop)
+        if isinstance(counter, RedisDeviceCounter):
+            await counter.aclose()
         await to_thread.run_sync(app.state.task_queue.close)
 
 
@@ -59,6 +75,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         brands_router,
         batches_router,
         web_router,
+        scan_router,
         labels_router,
         verify_router,
         jobs_router,
@@ -67,8 +84,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        """The process is up; does no I/O."""
+    async def healthz() -> dict[str, str]:
+        """The process is up; does no I/O (async: answered on the event loop, never queued
+        behind the thread pool)."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["ops"])

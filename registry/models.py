@@ -8,8 +8,7 @@ from registry.brands.models import Brand, License
 from registry.jobs.models import Job
 from registry.labels.models import LabelRun, SigningKey
 from registry.orgs.models import ApiKey, Organization
-from registry.scans.models import ScanStreamEntry
-from registry.verify.models import Scan, ScanCounter
+from registry.scans.models import Scan, ScanCounter, ScanStreamEntry
 
 metadata = SQLModel.metadata
 

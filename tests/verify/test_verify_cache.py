@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from registry.verify.cached import verify_cache
 from sqlalchemy import Engine
 
 from registry.core.config import get_settings
 from registry.core.db import unit_of_work
 from registry.labels.service import revoke_key
 from registry.main import create_app
+from registry.scans.records import ScanRecorder
 from registry.verify import service
-from registry.verify.cached import verify_cache
-from registry.verify.scans import ScanRecorder
 from tests.conftest import REDIS_URL, unavailable
 from tests.dbtools import recorded_statements
 from tests.factories import BRAND, World, label_codes, labeled_batch, recalled, stored

@@ -14,8 +14,8 @@ from registry.core.config import get_settings
 from registry.core.db import unit_of_work
 from registry.core.time import utcnow
 from registry.scans.ingest import CloneRules, ingest_scans
+from registry.scans.records import ScanRecord
 from registry.scans.stream import GROUP, drain_scan_stream, encode, ensure_group
-from registry.verify.scans import ScanRecord
 from tests.factories import GTIN, World, label_codes, labeled_batch
 from tests.verify.helpers import path_of
 from tests.worker_process import TaskMode
