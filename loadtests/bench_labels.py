@@ -35,6 +35,7 @@ from loadtests.server import Server, free_port, fresh_database
 from registry.batches.event_types import EVENT_ADAPTER
 from registry.batches.schemas import BatchCreate
 from registry.batches.service import append_event, create_batch
+from registry.codes.digital_link import build_url
 from registry.core.config import DEV_KEY_PASSPHRASE
 from registry.core.db import make_engine, unit_of_work
 from registry.labels import crypto
@@ -43,7 +44,6 @@ from registry.labels.service import create_label_run, run_codes
 from registry.migrate import upgrade
 from registry.orgs.models import OrgKind
 from registry.orgs.service import create_org
-from registry.codes.digital_link import build_url
 
 PG_BENCH_URL = os.environ.get(
     "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/labels_bench"

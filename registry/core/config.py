@@ -20,8 +20,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     key_passphrase: str = DEV_KEY_PASSPHRASE
     # Distinct devices that may scan one code before it is flagged as copied (a brand's own
-    # `scan_alert_threshold` wins); see docs/clone-detection.md for why 3.
-    scan_alert_threshold: int = Field(default=3, ge=1)
+    # `scan_alert_threshold` wins); see docs/clone-detection.md for why 4.
+    scan_alert_threshold: int = Field(default=4, ge=1)
     # Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is believed.
     # Empty (the default): the client address is the TCP peer's, and no header is trusted.
     trusted_proxies: list[str] = []

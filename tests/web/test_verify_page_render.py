@@ -57,7 +57,8 @@ def test_a_bad_signature_page_says_a_sentence_not_bytes_or_hex() -> None:
         code=CodeInfo(gtin="06901234567892", lot="L1", serial="1", key_id="0a1b", url="u"),
         checked_at=NOW,
     )
-    for lang, sentence in (("en", "The digital signature does not match"), ("zh", "数字签名不匹配")):
+    sentences = (("en", "The digital signature does not match"), ("zh", "数字签名不匹配"))
+    for lang, sentence in sentences:
         text = _serve(result).get("/01/x?8030=s", headers={"Accept-Language": lang}).text
         assert sentence in text
         assert "b'" not in text
