@@ -30,7 +30,8 @@ SHANGHAI = City("Shanghai", "CN", 31.23, 121.47, 10)
 
 def test_a_device_is_its_cookie_or_the_hash_of_network_and_user_agent() -> None:
     home = identify(None, "203.0.113.7", "Phone A", secret="s")
-    assert home.set_cookie and valid_device(home.id)
+    assert home.set_cookie
+    assert valid_device(home.id)
     # The same phone on the same network, with or without the cookie it was given.
     assert identify(None, "203.0.113.99", "Phone A", secret="s").id == home.id
     assert identify(home.id, "198.51.100.1", "Phone A", secret="s") == type(home)(home.id, False)
@@ -88,7 +89,8 @@ def test_geoip_reads_a_maxmind_city_database(tmp_path: Path) -> None:
     assert kaili is not None
     assert (kaili.lat, kaili.lon, kaili.region, kaili.radius_km) == (26.6, 108.0, "Kaili, CN", 20)
     shanghai = geoip.place("2001:db8::1")
-    assert shanghai is not None and shanghai.region == "Shanghai, CN"
+    assert shanghai is not None
+    assert shanghai.region == "Shanghai, CN"
     assert geoip.place("198.51.100.1") is None
     assert geoip.place("not an address") is None
     assert geoip.place(None) is None
