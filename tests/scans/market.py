@@ -125,13 +125,32 @@ class Market:
         ua = self.rng.choices(MODELS, MODEL_WEIGHTS)[0]
         return Phone(ua, city, home, accepts_cookies=self.rng.random() > 0.05)
 
-    def _add(self, at: datetime, phone: Phone, url: str, unit: int, role: str, mobile: bool,
-             lang: bool = False) -> None:  # fmt: skip
+    def _add(
+        self,
+        at: datetime,
+        phone: Phone,
+        url: str,
+        unit: int,
+        role: str,
+        mobile: bool,
+        lang: bool = False,
+    ) -> None:
         self._order += 1
         self.scans.append(Scan(at, self._order, phone, url, mobile, lang, unit, role))
 
-    def _visit(self, at: datetime, phone: Phone, url: str, unit: int, role: str,
-               *, p_mobile: float, p_reload: float, p_lang: float, p_reopen: float) -> None:  # fmt: skip
+    def _visit(
+        self,
+        at: datetime,
+        phone: Phone,
+        url: str,
+        unit: int,
+        role: str,
+        *,
+        p_mobile: float,
+        p_reload: float,
+        p_lang: float,
+        p_reopen: float,
+    ) -> None:
         """One phone's scan, with its reloads, language switch and a later reopening."""
         rng = self.rng
         mobile = rng.random() < p_mobile
@@ -155,8 +174,9 @@ class Market:
                 continue  # not everyone in the household checks
             phone = self._phone(city, home)
             at = bought + timedelta(minutes=rng.uniform(0, 600))
-            self._visit(at, phone, url, unit, role, p_mobile=0.3, p_reload=0.5, p_lang=0.3,
-                        p_reopen=0.3)  # fmt: skip
+            self._visit(
+                at, phone, url, unit, role, p_mobile=0.3, p_reload=0.5, p_lang=0.3, p_reopen=0.3
+            )
 
     def _fakes(self, unit: int, url: str) -> None:
         rng = self.rng
@@ -167,8 +187,9 @@ class Market:
             city = rng.choice(cities)
             phone = self._phone(city, home_network(city, rng.randrange(200)))
             at = self.start + timedelta(days=rng.uniform(0, 30))
-            self._visit(at, phone, url, unit, "copy", p_mobile=0.6, p_reload=0.4, p_lang=0.2,
-                        p_reopen=0.1)  # fmt: skip
+            self._visit(
+                at, phone, url, unit, "copy", p_mobile=0.6, p_reload=0.4, p_lang=0.2, p_reopen=0.1
+            )
 
     def address(self, scan: Scan) -> str:
         network = (
