@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import Engine
 
@@ -60,8 +60,8 @@ class ScanSink(Protocol):
 
 
 class ScanBuffer:
-    """What both recorders share: a bounded queue of scans, a per-code count of the queued
-    ones (`pending`), and a thread that hands them on in batches (`flush`) every `interval`
+    """What both recorders share: a bounded queue of scans and a thread that hands them on
+    in batches (`flush`) every `interval`
     seconds, or at once when a full batch waits. A subclass says where a batch goes
     (`_deliver`) and what becomes of scans that find no room (`_spill`)."""
 
@@ -71,8 +71,6 @@ class ScanBuffer:
         self._max_batch = max_batch
         self._name = name
         self._buffer: deque[ScanRecord] = deque()
-        # code -> [scans queued or being delivered, earliest scanned_at among them]
-        self._pending: dict[CodeKey, list[Any]] = {}
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
@@ -90,12 +88,6 @@ class ScanBuffer:
                 self._buffer.append(scan)
                 self.recorded += 1
                 size += 1
-                entry = self._pending.get(scan.key)
-                if entry is None:
-                    self._pending[scan.key] = [1, scan.scanned_at]
-                else:
-                    entry[0] += 1
-                    entry[1] = min(entry[1], scan.scanned_at)
                 full = False
             else:
                 full = True
@@ -104,12 +96,6 @@ class ScanBuffer:
         if size >= self._max_batch:
             self._wake.set()
         return True
-
-    def pending(self, key: CodeKey) -> tuple[int, datetime | None]:
-        """Scans of `key` queued here and not yet delivered, and the earliest one's time."""
-        with self._lock:
-            entry = self._pending.get(key)
-            return (0, None) if entry is None else (int(entry[0]), entry[1])
 
     @property
     def buffered(self) -> int:
@@ -160,18 +146,8 @@ class ScanBuffer:
             self._deliver(batch)
             return len(batch)
 
-    def _forget(self, scans: list[ScanRecord]) -> None:
-        """Drop delivered (or lost) scans from `pending`; the caller holds `_lock`."""
-        for scan in scans:
-            entry = self._pending.get(scan.key)
-            if entry is None:
-                continue
-            entry[0] -= 1
-            if entry[0] <= 0:
-                del self._pending[scan.key]
-
     def _deliver(self, batch: list[ScanRecord]) -> None:
-        """Send a batch on and `_forget` it (runs under `_flush_lock`)."""
+        """Send a batch on (runs under `_flush_lock`)."""
         raise NotImplementedError
 
     def _spill(self, scans: list[ScanRecord]) -> int:
@@ -210,7 +186,6 @@ class ScanRecorder(ScanBuffer):
             self._requeue(batch)
             raise
         with self._lock:
-            self._forget(batch)
             self.written += len(batch)
 
     def _spill(self, scans: list[ScanRecord]) -> int:
@@ -224,7 +199,6 @@ class ScanRecorder(ScanBuffer):
             keep, lost = batch[:room], batch[room:]
             self._buffer.extendleft(reversed(keep))
             self.dropped += len(lost)
-            self._forget(lost)
 
     def _write(self, batch: list[ScanRecord]) -> None:
         # The same write as the Redis stream drain's: scans, counters, clone-signal alerts.

@@ -31,7 +31,7 @@ from registry.core.db import unit_of_work
 from registry.core.metrics import Sample
 from registry.core.time import as_utc
 from registry.scans.ingest import ingest_scans, prune_stream_ids
-from registry.scans.records import CodeKey, ScanBuffer, ScanRecord, ScanRecorder
+from registry.scans.records import ScanBuffer, ScanRecord, ScanRecorder
 from registry.scans.rules import CloneSignal
 
 log = logging.getLogger(__name__)
@@ -126,13 +126,6 @@ class StreamScanRecorder(ScanBuffer):
         self.dropped = 0  # lost: outbox and in-process buffer both full
         self.push_failures = 0
 
-    def pending(self, key: CodeKey) -> tuple[int, datetime | None]:
-        """Scans of `key` recorded here and not yet in Redis or the database."""
-        count, first = super().pending(key)
-        more, more_first = self.fallback.pending(key)
-        firsts = [t for t in (first, more_first) if t is not None]
-        return count + more, min(firsts) if firsts else None
-
     @property
     def redis_up(self) -> bool:
         return time.monotonic() >= self._redis_down_until
@@ -162,9 +155,6 @@ class StreamScanRecorder(ScanBuffer):
                 self.push_failures += 1
                 self._redis_down_until = time.monotonic() + self._retry_after
             self._spill(batch)
-        finally:
-            with self._lock:
-                self._forget(batch)
 
     def _spill(self, scans: list[ScanRecord]) -> int:
         """Hand scans to the in-process buffer (outbox full, or Redis down)."""

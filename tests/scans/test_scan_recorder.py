@@ -48,9 +48,9 @@ def test_flush_writes_scans_and_adds_to_counters(engine: Engine) -> None:
     recorder.record(scan(T0 + timedelta(minutes=5), lat=26.3, lon=108.5, region="Kaili, CN"))
     recorder.record(scan(T0))
     recorder.record(scan(T0, serial="00000002"))
-    assert recorder.pending(CODE) == (2, T0)
+    assert recorder.buffered == 3
     assert recorder.flush() == 3
-    assert recorder.pending(CODE) == (0, None)
+    assert recorder.buffered == 0
     assert counters(engine) == {
         "00000001": (2, T0, T0 + timedelta(minutes=5)),
         "00000002": (1, T0, T0),
@@ -70,7 +70,7 @@ def test_a_full_buffer_drops_and_counts_instead_of_blocking(engine: Engine) -> N
     accepted = [recorder.record(scan(T0)) for _ in range(5)]
     assert accepted == [True, True, True, False, False]
     assert recorder.dropped == 2
-    assert recorder.pending(CODE)[0] == 3
+    assert recorder.buffered == 3
     recorder.flush()
     assert recorder.record(scan(T0)) is True
 
@@ -106,7 +106,7 @@ def test_a_failed_flush_keeps_the_scans_for_the_next_one(tmp_path: Path, engine:
     recorder.record(scan(T0))
     with pytest.raises(RegistryError):
         recorder.flush()
-    assert (recorder.buffered, recorder.failed_flushes, recorder.pending(CODE)[0]) == (1, 1, 1)
+    assert (recorder.buffered, recorder.failed_flushes) == (1, 1)
     recorder.start()  # the thread logs failures and keeps going
     time.sleep(0.4)
     recorder._engine = engine  # the database comes back
