@@ -178,11 +178,11 @@ async def _connection(
             for line in head.split(b"\r\n"):
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":", 1)[1])
-            body = await reader.readexactly(length)
+            answer = await reader.readexactly(length)
             load.latencies.append(time.perf_counter() - sent)
             if head.startswith(b"HTTP/1.1 200"):
                 load.ok += 1
-                load.genuine += b'"verdict":"genuine"' in body
+                load.genuine += b'"verdict":"genuine"' in answer
             else:
                 load.errors += 1
     finally:
