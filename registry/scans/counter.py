@@ -26,7 +26,7 @@ from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import Engine
 
 from registry.core.config import Settings
-from registry.scans.history import CodeHistory, load_histories
+from registry.scans.history import CodeHistory, load_histories, scanned_serials
 from registry.scans.rules import CodeScans, Flag, Located
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ class _CodeState:
 
 
 Seed = Callable[[Sequence[CodeKey]], dict[CodeKey, CodeHistory]]
+LotSerials = Callable[[tuple[str, str]], set[str]]
 
 
 class MemoryDeviceCounter:
@@ -100,21 +101,49 @@ class MemoryDeviceCounter:
     does not hold starts from its durable history (registry/scans/history.py), so a
     restart forgets no device and no flag that was written."""
 
-    def __init__(self, max_codes: int = 500_000, *, seed: Seed | None = None) -> None:
+    def __init__(
+        self,
+        max_codes: int = 500_000,
+        *,
+        seed: Seed | None = None,
+        lot_serials: LotSerials | None = None,
+    ) -> None:
         self._max_codes = max_codes
         self._seed = seed
+        self._lot_serials = lot_serials
+        # (gtin, lot) -> serials with durable scans, read once per lot: a code outside it
+        # starts empty without a query of its own
+        self._durable: OrderedDict[tuple[str, str], set[str]] = OrderedDict()
         self._codes: OrderedDict[CodeKey, _CodeState] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _missing(self, keys: Sequence[CodeKey]) -> list[CodeKey]:
+    def _missing(self, keys: Sequence[CodeKey]) -> tuple[list[CodeKey], bool]:
+        """Codes not held that may have a history, and whether a lot must be read first."""
         if self._seed is None:
-            return []
+            return [], False
         with self._lock:
-            return [key for key in dict.fromkeys(keys) if key not in self._codes]
+            missing = [key for key in dict.fromkeys(keys) if key not in self._codes]
+            if self._lot_serials is None:
+                return missing, False
+            if any((key[0], key[1]) not in self._durable for key in missing):
+                return missing, True
+            return [k for k in missing if k[2] in self._durable[(k[0], k[1])]], False
 
     def _add_seeds(self, keys: Sequence[CodeKey]) -> None:
         """Load the history of codes not held (called outside the event loop)."""
         assert self._seed is not None
+        if self._lot_serials is not None:
+            for lot in dict.fromkeys((key[0], key[1]) for key in keys):
+                if lot not in self._durable:
+                    serials = self._lot_serials(lot)
+                    with self._lock:
+                        self._durable[lot] = serials
+                        while len(self._durable) > 4096:
+                            self._durable.popitem(last=False)
+            with self._lock:
+                keys = [k for k in keys if k[2] in self._durable.get((k[0], k[1]), {k[2]})]
+        if not keys:
+            return
         histories = self._seed(keys)
         with self._lock:
             for key, history in histories.items():
@@ -155,8 +184,8 @@ class MemoryDeviceCounter:
     async def observe(
         self, key: CodeKey, device: str, *, at: datetime, here: Located | None
     ) -> CodeScans:
-        missing = self._missing([key])
-        if missing:
+        missing, read_lot = self._missing([key])
+        if missing or read_lot:
             await to_thread.run_sync(self._add_seeds, missing)
         return self.observe_now(key, device, at=at, here=here)
 
@@ -170,8 +199,8 @@ class MemoryDeviceCounter:
         self.flag_now(key, flag)
 
     def peek(self, keys: Sequence[CodeKey]) -> list[CodeScans]:
-        missing = self._missing(keys)
-        if missing:
+        missing, read_lot = self._missing(keys)
+        if missing or read_lot:
             self._add_seeds(missing)
         with self._lock:
             return [
@@ -303,5 +332,10 @@ def device_counter_for(
             retention_days=settings.device_retention_days,
             max_codes=settings.device_memory_codes,
         )
-    seed = partial(load_histories, engine) if engine is not None else None
-    return MemoryDeviceCounter(settings.device_memory_codes, seed=seed)
+    if engine is None:
+        return MemoryDeviceCounter(settings.device_memory_codes)
+    return MemoryDeviceCounter(
+        settings.device_memory_codes,
+        seed=partial(load_histories, engine),
+        lot_serials=partial(scanned_serials, engine),
+    )

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from registry.alerts.models import Alert, AlertKind, code_subject
 from registry.core.db import unit_of_work
 from registry.core.time import as_utc
-from registry.scans.models import Scan
+from registry.scans.models import Scan, ScanCounter
 from registry.scans.rules import FLAG_MESSAGES, Flag
 
 CodeKey = tuple[str, str, str]
@@ -29,6 +29,19 @@ class CodeHistory:
     first_at: datetime | None = None
     first_region: str | None = None
     flag: Flag | None = None
+
+
+def scanned_serials(engine: Engine, lot: tuple[str, str]) -> set[str]:
+    """Serials of a lot with any durable scan (one query per lot): a code outside this set
+    has no history, so it needs no query of its own."""
+    with unit_of_work(engine) as session:
+        return set(
+            session.exec(
+                select(ScanCounter.serial).where(
+                    ScanCounter.gtin == lot[0], ScanCounter.lot == lot[1]
+                )
+            )
+        )
 
 
 def load_histories(engine: Engine, keys: Sequence[CodeKey]) -> dict[CodeKey, CodeHistory]:
