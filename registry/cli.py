@@ -18,6 +18,7 @@ from registry.cli_help import RegistryTyper
 from registry.core.config import Settings, get_settings
 from registry.core.db import get_engine, unit_of_work
 from registry.orgs.models import OrgKind
+from registry.verify import invalidation  # noqa: F401  (key and batch changes reach caches)
 
 app = RegistryTyper(
     help="Origin Registry: traceability and brand registry for county brands.\n\n"

@@ -97,11 +97,27 @@ class ChainInfo(BaseModel):
     length: int
     head_hash: str
     intact: bool
+    # The transparency log (registry/log/, DESIGN "The transparency log"): the head event's
+    # leaf index, the size of the latest signed checkpoint, the head's inclusion proof up to
+    # that checkpoint's root (hex, RFC 9162 order; None while the head is newer than the
+    # checkpoint) and the checkpoint itself (a signed note). None where the log has none.
+    leaf_index: int | None = None
+    tree_size: int | None = None
+    inclusion_proof: list[str] | None = None
+    checkpoint: str | None = None
 
 
 class ScanInfo(BaseModel):
+    """Distinct devices (phones) that scanned the code, not page loads."""
+
     count: int
     first_at: datetime | None
+    first_region: str | None = None
+    # Distinct devices the code may see before it is flagged (the brand's, else the default).
+    threshold: int | None = None
+    # This device scanned the code first (it keeps "genuine" even once copies are caught).
+    first_by_you: bool = False
+    flagged_at: datetime | None = None
 
 
 class VerifyResult(BaseModel):
