@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx2
+import orjson
 from sqlalchemy import Engine, text
 
 from loadtests.seed import bench_cooperative
@@ -35,6 +36,7 @@ from loadtests.server import Server, free_port, fresh_database
 from registry.batches.event_types import EVENT_ADAPTER
 from registry.batches.schemas import BatchCreate
 from registry.batches.service import append_event, create_batch
+from registry.codes.digital_link import build_url
 from registry.core.config import DEV_KEY_PASSPHRASE
 from registry.core.db import make_engine, unit_of_work
 from registry.labels import crypto
@@ -43,7 +45,6 @@ from registry.labels.service import create_label_run, run_codes
 from registry.migrate import upgrade
 from registry.orgs.models import OrgKind
 from registry.orgs.service import create_org
-from registry.verify.digital_link import build_url
 
 PG_BENCH_URL = os.environ.get(
     "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/labels_bench"
@@ -134,44 +135,80 @@ class Load:
 
 
 async def _connection(
-    port: int, paths: list[str], offset: int, step: int, accept: str, deadline: float, load: Load
+    port: int,
+    paths: list[str],
+    offset: int,
+    step: int,
+    accept: str,
+    deadline: float,
+    load: Load,
+    interval: float = 0.0,
+    body: bytes | None = None,
 ) -> None:
+    """One keep-alive connection: back to back, or one request every `interval` seconds
+    (paced; latency is measured from the planned send time, so queueing counts)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = offset
     assert load.latencies is not None
+    planned = time.perf_counter() + interval * offset / max(step, 1)
     try:
         while time.perf_counter() < deadline:
             path = paths[i % len(paths)]
             i += step
-            sent = time.perf_counter()
-            writer.write(
-                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\n"
-                "User-Agent: bench\r\n\r\n".encode()
-            )
+            if interval:
+                await asyncio.sleep(max(0.0, planned - time.perf_counter()))
+                sent = planned
+                planned += interval
+            else:
+                sent = time.perf_counter()
+            if body is None:
+                writer.write(
+                    f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\n"
+                    "User-Agent: bench\r\n\r\n".encode()
+                )
+            else:
+                writer.write(
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\n"
+                    "Content-Type: application/json\r\nUser-Agent: bench\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
             for line in head.split(b"\r\n"):
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":", 1)[1])
-            body = await reader.readexactly(length)
+            answer = await reader.readexactly(length)
             load.latencies.append(time.perf_counter() - sent)
             if head.startswith(b"HTTP/1.1 200"):
                 load.ok += 1
-                load.genuine += b'"verdict":"genuine"' in body
+                load.genuine += b'"verdict":"genuine"' in answer
             else:
                 load.errors += 1
     finally:
         writer.close()
 
 
-def drive(port: int, paths: list[str], connections: int, seconds: float, accept: str) -> Load:
+def drive(
+    port: int,
+    paths: list[str],
+    connections: int,
+    seconds: float,
+    accept: str,
+    *,
+    rate: float = 0.0,
+    body: bytes | None = None,
+) -> Load:
+    """Requests over `connections` connections for `seconds`: as fast as answered, or at
+    `rate` requests/s in total (paced)."""
     load = Load(latencies=[])
+    interval = connections / rate if rate else 0.0
 
     async def main() -> None:
         deadline = time.perf_counter() + seconds
         await asyncio.gather(
             *(
-                _connection(port, paths, i, connections, accept, deadline, load)
+                _connection(port, paths, i, connections, accept, deadline, load, interval, body)
                 for i in range(connections)
             )
         )
@@ -205,6 +242,14 @@ def bench_http(backend: str, workdir: Path, seconds: float, connections: int, ht
         # Every request scans another code, but keep the clone signal out of the measurement.
         "REGISTRY_SCAN_ALERT_THRESHOLD": "1000000",
     }
+    bare_port = free_port()
+    with Server(database_url=url, port=bare_port, app="loadtests.bare:app"):
+        drive(bare_port, ["/healthz"], connections, 1.0, "*/*")  # warm up
+        bare = summary(
+            "bare FastAPI async endpoint",
+            drive(bare_port, ["/healthz"], connections, seconds, "*/*"),
+            seconds,
+        )
     with Server(database_url=url, port=port, extra_env=env):
         print(
             f"{backend}: uvicorn 1 worker, {connections} keep-alive connections, {seconds:g} s each"
@@ -217,9 +262,18 @@ def bench_http(backend: str, workdir: Path, seconds: float, connections: int, ht
         verify_load = drive(port, paths[:-500], connections, seconds, "application/json")
         verify = summary("GET label URL (JSON)", verify_load, seconds)
         print(
-            f"  verify / healthz ratio: {verify / health:.2f}"
-            f"  (genuine answers: {verify_load.genuine})"
+            f"  verify / bare ratio: {verify / bare:.2f}   verify / healthz ratio: "
+            f"{verify / health:.2f}  (genuine answers: {verify_load.genuine})"
         )
+        paced = drive(
+            port, paths[:-500], connections, seconds, "application/json", rate=0.8 * verify
+        )
+        summary(f"GET label URL at 80% ({0.8 * verify:,.0f}/s)", paced, seconds)
+        base = f"http://127.0.0.1:{port}"
+        bulk_body = orjson.dumps({"codes": [base + p for p in paths[:1000]]})
+        bulk = drive(port, ["/v1/verify"], 2, seconds, "application/json", body=bulk_body)
+        bulk_rps = summary("POST /v1/verify (1000 codes)", bulk, seconds)
+        print(f"  bulk: {bulk_rps * 1000:,.0f} codes/s (1 process, 2 connections)")
         if html:
             summary(
                 "GET label URL (HTML page)",

@@ -29,6 +29,7 @@ from sqlmodel import col, select
 
 from loadtests.seed import seed
 from loadtests.server import Server, fresh_database
+from registry.codes.digital_link import parse_url
 from registry.core.config import get_settings
 from registry.core.db import make_engine, unit_of_work
 from registry.core.time import utcnow
@@ -36,10 +37,8 @@ from registry.jobs import runner
 from registry.jobs.models import Job, JobKind
 from registry.labels.models import LabelRun
 from registry.migrate import upgrade
-from registry.scans.ingest import CloneRules
+from registry.scans.records import ScanRecord
 from registry.scans.stream import drain_scan_stream, encode
-from registry.verify.digital_link import parse_url
-from registry.verify.scans import ScanRecord
 from tests.jobs.sheet_checks import read_sheet
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -87,13 +86,10 @@ def bench_ingest(engine: Engine, codes: list[str], scans: int) -> str:
         if i % 5000 == 4999:
             pipe.execute()
     pipe.execute()
-    rules = CloneRules.from_settings(get_settings())
     started = time.perf_counter()
     written = 0
     while True:
-        n = drain_scan_stream(
-            engine, client, stream=stream, rules=rules, batch_size=2000, max_seconds=600
-        )
+        n = drain_scan_stream(engine, client, stream=stream, batch_size=2000, max_seconds=600)
         written += n
         if n == 0:
             break

@@ -25,11 +25,11 @@ from loadtests import seed
 from loadtests.phases import PhaseResult, run_locust, run_wrk, wrk_available, wrk_script
 from loadtests.report import Summary, render
 from loadtests.server import PG_URL, Server, drop_database, fresh_database
+from registry.codes.digital_link import build_url, decode_digsig, parse_url
+from registry.codes.signature import KeySet, PublicKey, key_id_for, verify_label
 from registry.core.db import make_engine
 from registry.labels import crypto
 from registry.migrate import upgrade
-from registry.verify.digital_link import build_url, decode_digsig, parse_url
-from registry.verify.signature import KeySet, PublicKey, key_id_for, verify_label
 
 REDIS_URL = os.environ.get("REGISTRY_LOAD_REDIS_URL", "redis://127.0.0.1:6379/2")
 MAX_USERS = 512  # a bound, so a typo cannot turn the machine into a fork bomb

@@ -30,6 +30,7 @@ from registry.batches.schemas import BatchCreate
 from registry.batches.service import append_event, create_batch
 from registry.brands.schemas import BrandCreate, LicenseCreate
 from registry.brands.service import create_brand, create_license
+from registry.codes.digital_link import decode_digsig, encode_digsig, parse_url
 from registry.core.config import get_settings
 from registry.core.db import make_engine, unit_of_work
 from registry.core.identifiers import gs1_check_digit
@@ -37,7 +38,6 @@ from registry.labels.service import create_label_run, run_codes
 from registry.migrate import upgrade
 from registry.orgs.models import Organization, OrgKind
 from registry.orgs.service import create_org
-from registry.verify.digital_link import decode_digsig, encode_digsig, parse_url
 
 # Brands, counties and products that look like the registry's real users.
 BRANDS = [

@@ -76,7 +76,11 @@ class Server:
         port: int | None = None,
         log: Path | None = None,
         extra_env: dict[str, str] | None = None,
+        app: str = "registry.main:app_factory",
     ) -> None:
+        # `app`: the registry (a factory), or `loadtests.bare:app`, the framework's ceiling
+        # served by the very same command.
+        self.app = app
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
@@ -96,7 +100,8 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> None:
         command = [
-            sys.executable, "-m", "uvicorn", "registry.main:app_factory", "--factory",
+            sys.executable, "-m", "uvicorn", self.app,
+            *(["--factory"] if self.app.endswith("_factory") else []),
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
             "--log-level", "warning", "--no-access-log", "--no-proxy-headers",
         ]  # fmt: skip

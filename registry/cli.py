@@ -19,6 +19,7 @@ from registry.cli_help import RegistryTyper
 from registry.core.config import Settings, get_settings
 from registry.core.db import get_engine, unit_of_work
 from registry.orgs.models import OrgKind
+from registry.verify import invalidation  # noqa: F401  (key and batch changes reach caches)
 
 app = RegistryTyper(
     help="Origin Registry: traceability and brand registry for county brands.\n\n"
@@ -336,7 +337,7 @@ def audit(
         typer.Option(min=1, metavar="N", help="Check N random new entries by proof."),
     ] = None,
 ) -> None:
-    """Recompute the hash chains of batches, or witness a registry's transparency log.
+    """Check hash chains, or witness a registry's transparency log.
 
     Prints one line per broken chain, naming the batch and its first bad record, and exits
     with status 1 if any chain is broken, 0 if all are intact, 2 for a usage error such as

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from registry.batches.router import router as batches_router
 from registry.brands.router import router as brands_router
+from registry.codes.digital_link import MAX_URL_LENGTH
 from registry.core.config import get_settings
 from registry.core.db import ServiceUnavailable, get_engine, unit_of_work
 from registry.core.errors import install_error_handlers
@@ -27,14 +28,19 @@ from registry.log.router import router as log_router
 from registry.orgs.models import OrgKind
 from registry.orgs.router import router as orgs_router
 from registry.orgs.service import key_kind
+from registry.scans.counter import RedisDeviceCounter, device_counter_for
 from registry.scans.metrics import ScanMetrics
 from registry.scans.stream import redis_client, scan_recorder_for
-from registry.verify.digital_link import MAX_URL_LENGTH
+from registry.verify import invalidation  # noqa: F401  (commits reach verification caches)
+from registry.verify.cache import VerifyCache
 from registry.verify.router import router as verify_router
 from registry.verify.schemas import MAX_BULK_CODES
+from registry.verify.service import Verifier
 from registry.web.docs import install_offline_docs
 from registry.web.front import router as front_router
 from registry.web.router import router as web_router
+from registry.web.scan import ScanClients
+from registry.web.scan import router as scan_router
 
 
 @asynccontextmanager
@@ -48,6 +54,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.task_queue = task_queue_for(settings, app.state.engine)
     app.state.metric_sources = [ScanMetrics(recorder)] if recorder else []
     app.state.metric_sources.append(LOG_STATS)
+    counter = device_counter_for(settings, app.state.engine)
+    app.state.verifier = Verifier.from_settings(
+        settings,
+        cache=VerifyCache.from_settings(app.state.engine, settings),
+        counter=counter,
+        recorder=recorder,
+    )
+    app.state.scan_clients = ScanClients.from_settings(settings)
     if recorder is not None:
         recorder.start()
     publisher = None
@@ -61,6 +75,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await to_thread.run_sync(publisher.stop)
         if recorder is not None:
             await to_thread.run_sync(recorder.stop)
+        if isinstance(counter, RedisDeviceCounter):
+            await counter.aclose()
         await to_thread.run_sync(app.state.task_queue.close)
         await app.state.rate_limits.aclose()
 
@@ -81,6 +97,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         brands_router,
         batches_router,
         web_router,
+        scan_router,
         labels_router,
         verify_router,
         jobs_router,
@@ -92,8 +109,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     install_offline_docs(app)
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        """The process is up; does no I/O."""
+    async def healthz() -> dict[str, str]:
+        """The process is up; does no I/O (async: answered on the event loop, never queued
+        behind the thread pool)."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready"}})

@@ -9,8 +9,7 @@ from registry.jobs.models import Job
 from registry.labels.models import LabelRun, SigningKey
 from registry.log.models import LogCheckpoint, LogKey, LogLeaf, LogNode, LogPending, LogState
 from registry.orgs.models import ApiKey, Organization
-from registry.scans.models import ScanStreamEntry
-from registry.verify.models import Scan, ScanCounter
+from registry.scans.models import Scan, ScanCounter, ScanStreamEntry
 
 metadata = SQLModel.metadata
 

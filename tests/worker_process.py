@@ -165,6 +165,7 @@ def _redis_mode(redis_url: str, tmp_path: Path) -> Iterator[TaskMode]:
         "REGISTRY_REDIS_URL": redis_url,
         "REGISTRY_TASK_QUEUE": f"registry-test-{tag}",
         "REGISTRY_SCAN_STREAM": f"registry-test-scans-{tag}",
+        "REGISTRY_DEVICE_KEY_PREFIX": f"registry-test-devices-{tag}:",
         # A killed worker's task is redelivered after 3 s instead of an hour.
         "REGISTRY_TASK_VISIBILITY_TIMEOUT": "3",
         "REGISTRY_SCAN_DRAIN_INTERVAL": "0.2",
@@ -179,4 +180,6 @@ def _redis_mode(redis_url: str, tmp_path: Path) -> Iterator[TaskMode]:
             mode.stop_all()
             client = mode.redis_client()
             client.delete(env["REGISTRY_TASK_QUEUE"], env["REGISTRY_SCAN_STREAM"])
+            for key in client.scan_iter(match=env["REGISTRY_DEVICE_KEY_PREFIX"] + "*"):
+                client.delete(key)
             client.close()

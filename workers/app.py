@@ -15,6 +15,7 @@ from celery import Celery
 
 from registry.core import queue
 from registry.core.config import Settings, get_settings
+from registry.verify import invalidation  # noqa: F401  (worker commits reach verify caches)
 
 
 def _transport_options(settings: Settings) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from registry.core.time import utcnow
 from registry.jobs import runner
 from registry.jobs import service as jobs_service
 from registry.log.publisher import publish_now
-from registry.scans.ingest import CloneRules
 from registry.scans.stream import drain_scan_stream, redis_client
 from workers.app import registry_task
 
@@ -81,7 +80,6 @@ def drain_scans() -> int:
             task_engine(),
             client,
             stream=settings.scan_stream,
-            rules=CloneRules.from_settings(settings),
             batch_size=settings.scan_drain_batch,
         )
     finally:

@@ -3,7 +3,8 @@
 `X-Forwarded-For` is believed only when the peer is one of `REGISTRY_TRUSTED_PROXIES`
 (none by default), and then only as far back as the chain of trusted proxies goes: the
 first address from the right that is not a trusted proxy is the client. Anything a client
-writes into the header itself lies to the left of that and is never used.
+writes into the header itself lies to the left of that and is never used; a hop that is
+not an address ends the chain at the last trusted proxy.
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ def resolve_client_address(
     hops = [h.strip() for value in forwarded_for for h in value.split(",") if h.strip()]
     client = peer
     for hop in reversed(hops):
-        client = hop[:64]
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return client  # a malformed chain: stop at the last proxy we trust
+        client = hop
         if not _trusted(hop, trusted):
             break
     return client

@@ -38,7 +38,17 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     key_passphrase: str = DEV_KEY_PASSPHRASE
-    scan_alert_threshold: int = 50
+    # Distinct devices that may scan one code before it is flagged as copied (a brand's own
+    # `scan_alert_threshold` wins); see docs/clone-detection.md for why 4.
+    scan_alert_threshold: int = Field(default=4, ge=1)
+    # Optional MaxMind-format city database (GeoLite2-City, DB-IP, ...): locates scans by
+    # the client's address when the page sends no location. Unset: no GeoIP.
+    geoip_db: str | None = None
+    # Per-code device sets: Redis keys under this prefix (with Redis), kept this many days
+    # after a code's last scan; without Redis, at most `device_memory_codes` codes in memory.
+    device_key_prefix: str = "registry:devices:"
+    device_retention_days: int = Field(default=400, ge=1)
+    device_memory_codes: int = Field(default=500_000, ge=1)
     # Fastest plausible ground travel between two scans of one code, in km/h.
     max_travel_kmh: float = 900.0
     # Scans closer than this are never "impossible travel": locations are coarse (0.1 degree
@@ -58,6 +68,8 @@ class Settings(BaseSettings):
     verify_cache_ttl: float = Field(default=5.0, ge=0)
     # Celery and the scan stream (used only when redis_url is set).
     task_queue: str = "registry"
+    # The Celery app whose tasks run in-process when no broker is set (`module:attribute`).
+    task_app: str = "workers.app:celery_app"
     # Seconds an unacknowledged task waits before Redis hands it to another worker; longer
     # than the longest job (a worker killed mid-job is retried after this).
     task_visibility_timeout: int = 3600

@@ -8,6 +8,7 @@ this app's engine, so a long job never holds the request that asked for it.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -82,14 +83,13 @@ class CeleryTaskQueue:
 class InProcessTaskQueue:
     """No broker: each task runs eagerly, in order, on one background thread."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, task_app: str) -> None:
         self._engine = engine
+        self._task_app = task_app
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry-task")
 
     def send(self, name: str, *args: str) -> None:
-        from workers.app import celery_app
-
-        task = celery_app.tasks[name]
+        task = _task_app(self._task_app).tasks[name]
 
         def run() -> None:
             _bound_engine.set(self._engine)
@@ -103,10 +103,17 @@ class InProcessTaskQueue:
         self._pool.shutdown(wait=True)
 
 
+def _task_app(reference: str) -> Any:
+    """The Celery app named `module:attribute` (the `task_app` setting). Found by name, as
+    uvicorn finds an app: the core never imports the workers, which sit above it."""
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute or "app")
+
+
 def task_queue_for(settings: Settings, engine: Engine) -> TaskQueue:
     if settings.redis_url:
         return CeleryTaskQueue(settings)
-    return InProcessTaskQueue(engine)
+    return InProcessTaskQueue(engine, settings.task_app)
 
 
 def send_after_commit(

@@ -9,8 +9,8 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from registry.verify.digital_link import element_string, encode_digsig
-from registry.verify.signature import key_id_for
+from registry.codes.digital_link import element_string, encode_digsig
+from registry.codes.signature import key_id_for
 
 __all__ = [
     "KeyDecryptionError",

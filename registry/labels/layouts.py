@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from registry.batches.models import Batch
+from registry.codes.digital_link import build_url
 from registry.labels.exceptions import LabelsDoNotFitLayout
 from registry.labels.models import LabelRun, format_serial
 from registry.labels.sheets import (
@@ -16,7 +17,6 @@ from registry.labels.sheets import (
     SheetLayout,
     check_fits,
 )
-from registry.verify.digital_link import build_url
 
 # A DIGSIG is always 88 characters; a sheet's QR codes are one byte-mode segment, so a
 # URL's QR version depends on its length only and a placeholder signature sizes it exactly.

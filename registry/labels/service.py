@@ -19,6 +19,8 @@ from registry.batches.models import Batch, BatchStatus
 from registry.batches.service import append_registry_event, get_batch
 from registry.brands.models import Brand
 from registry.brands.service import require_license
+from registry.codes.digital_link import build_url
+from registry.codes.signature import KeySet, PublicKey
 from registry.core.errors import Conflict, Forbidden
 from registry.core.ids import new_id
 from registry.core.time import utcnow
@@ -45,9 +47,6 @@ from registry.labels.models import (
 )
 from registry.labels.schemas import LabelCodePublic
 from registry.orgs.models import Organization, OrgKind
-from registry.verify import invalidation  # noqa: F401  (key changes reach verify caches)
-from registry.verify.digital_link import build_url
-from registry.verify.signature import KeySet, PublicKey
 
 # A fresh random key collides with one of n stored ids with probability n/65536; retrying a
 # few times makes a refusal practically impossible unless the id space is nearly full.

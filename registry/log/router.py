@@ -15,7 +15,13 @@ from registry.log.keys import require_log_key, verifier_of
 from registry.log.schemas import ConsistencyProof, InclusionProof, LogEntries
 from registry.orgs.models import OrgKind
 
-router = APIRouter(prefix="/v1/log", tags=["transparency log"])
+# Every endpoint answers 404 while the log has no key, no checkpoint or fewer leaves than
+# asked for (NoCheckpoint, LogKeyMissing, TreeSizeUnavailable).
+router = APIRouter(
+    prefix="/v1/log",
+    tags=["transparency log"],
+    responses={404: {"description": "the log has no key, checkpoint or tree of that size yet"}},
+)
 Index = Annotated[int, Query(ge=0, le=2**53 - 1)]
 Size = Annotated[int, Query(ge=1, le=2**53 - 1)]
 

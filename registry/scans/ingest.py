@@ -1,5 +1,6 @@
 """Writes recorded consumer scans into the database in one transaction per batch: the scan
-rows, the per-code counters, and an alert for every clone signal the new scans raise.
+rows, the per-code counters of page loads, and an alert for every clone signal the scans'
+verdicts found.
 
 Used by the Redis stream drain (a Celery task) and by the in-process scan buffer alike.
 Scans drained from the stream carry their stream entry id, recorded in the same
@@ -9,49 +10,25 @@ so at-least-once delivery still counts each scan exactly once.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, delete, func, insert, tuple_
-from sqlalchemy import select as sa_select
+from sqlalchemy import case, delete, insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from registry.alerts.models import AlertKind, code_subject
 from registry.alerts.service import AlertSignal, raise_alerts
-from registry.batches.models import Batch, Event
-from registry.brands.models import Brand
-from registry.core.config import Settings
 from registry.core.time import as_utc, utcnow
-from registry.scans.models import KEEP_STREAM_IDS_HOURS, ScanStreamEntry
-from registry.scans.signals import Sighting, first_impossible_move, travel_window_hours
-from registry.verify.models import Scan, ScanCounter
+from registry.scans.models import KEEP_STREAM_IDS_HOURS, Scan, ScanCounter, ScanStreamEntry
 
 if TYPE_CHECKING:
-    from registry.verify.scans import ScanRecord
+    from registry.scans.records import ScanRecord
 
 CodeKey = tuple[str, str, str]  # (gtin, lot, serial)
-# Events after which goods are in the market (and consumer scans are expected).
-LEAVES_PRODUCER = ("shipped", "sold")
-
-
-@dataclass(frozen=True)
-class CloneRules:
-    default_threshold: int
-    max_travel_kmh: float
-    min_travel_km: float
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> CloneRules:
-        return cls(
-            default_threshold=settings.scan_alert_threshold,
-            max_travel_kmh=settings.max_travel_kmh,
-            min_travel_km=settings.min_travel_km,
-        )
 
 
 @dataclass(frozen=True)
@@ -65,7 +42,6 @@ def ingest_scans(
     session: Session,
     scans: Sequence[ScanRecord],
     *,
-    rules: CloneRules,
     stream_ids: Sequence[str] | None = None,
 ) -> IngestResult:
     """Insert the scans (skipping stream ids already stored), add them to the counters,
@@ -75,8 +51,8 @@ def ingest_scans(
     written = _insert_scans(session, scans, stream_ids)
     if not written:
         return IngestResult(0, len(scans), 0)
-    counts = _add_to_counters(session, written)
-    signals = _clone_signals(session, written, counts, rules)
+    _add_to_counters(session, written)
+    signals = _alerts(written)
     raise_alerts(session, signals)
     return IngestResult(len(written), len(scans) - len(written), len(signals))
 
@@ -100,8 +76,9 @@ def _insert_scans(
                 "scanned_at": as_utc(s.scanned_at),
                 "lat": s.lat,
                 "lon": s.lon,
-                "country": s.country,
-                "client_hash": s.client_hash,
+                "country": None,
+                "region": s.region[:80] if s.region else None,
+                "client_hash": s.device,
             }
             for s in scans
         ],
@@ -147,8 +124,8 @@ def _upsert_counters(dialect: str) -> Any:
     )
 
 
-def _add_to_counters(session: Session, scans: Sequence[ScanRecord]) -> dict[CodeKey, int]:
-    """Add the scans to their codes' counters; returns each touched code's new total."""
+def _add_to_counters(session: Session, scans: Sequence[ScanRecord]) -> None:
+    """Add the scans (page loads) to their codes' running counters."""
     totals: dict[CodeKey, list[Any]] = {}
     for scan in scans:
         at = as_utc(scan.scanned_at)
@@ -167,152 +144,30 @@ def _add_to_counters(session: Session, scans: Sequence[ScanRecord]) -> dict[Code
             for (g, lot, s), (n, lo, hi) in sorted(totals.items())
         ],
     )
-    keys = sorted(totals)
-    return {
-        (c.gtin, c.lot, c.serial): c.count
-        for c in session.exec(
-            select(ScanCounter).where(
-                tuple_(ScanCounter.gtin, ScanCounter.lot, ScanCounter.serial).in_(keys)
-            )
-        )
-    }
 
 
-def _clone_signals(
-    session: Session, scans: Sequence[ScanRecord], counts: dict[CodeKey, int], rules: CloneRules
-) -> list[AlertSignal]:
-    pairs = sorted({(gtin, lot) for gtin, lot, _ in counts})
-    batches: dict[tuple[str, str], Batch] = {}
-    for row in session.exec(
-        select(Batch).where(tuple_(Batch.gtin, Batch.lot).in_(pairs)).order_by(col(Batch.id))
-    ):
-        batches.setdefault((row.gtin or "", row.lot), row)
-    if not batches:
-        return []
-    brand_ids = sorted({b.brand_id for b in batches.values()})
-    brands = {b.id: b for b in session.exec(select(Brand).where(col(Brand.id).in_(brand_ids)))}
-    shipped_at = _left_producer_at(session, [b.id for b in batches.values()])
-    now = utcnow()
-    signals: list[AlertSignal] = []
-
-    def signal(kind: AlertKind, key: CodeKey, batch: Batch, detail: dict[str, Any]) -> None:
-        signals.append(
-            AlertSignal(
-                kind=kind,
-                subject=code_subject(*key),
-                gtin=key[0],
-                lot=key[1],
-                serial=key[2],
-                batch_id=batch.id,
-                brand_id=batch.brand_id,
-                detail=detail,
-                seen_at=now,
-            )
-        )
-
-    earliest: dict[CodeKey, datetime] = {}
-    for scan in scans:
-        key = (scan.gtin, scan.lot, scan.serial)
-        at = as_utc(scan.scanned_at)
-        earliest[key] = min(earliest.get(key, at), at)
-    for key, count in sorted(counts.items()):
-        batch = batches.get(key[:2])
-        if batch is None:
-            continue
-        brand = brands.get(batch.brand_id)
-        threshold = (brand.scan_alert_threshold if brand else None) or rules.default_threshold
-        if count > threshold:
-            signal(
-                AlertKind.scan_threshold_exceeded,
-                key,
-                batch,
-                {
-                    "message": f"scanned {count} times, more than the {threshold} expected",
-                    "count": count,
-                    "threshold": threshold,
-                },
-            )
-        left_at = shipped_at.get(batch.id)
-        if left_at is None or earliest[key] < left_at:
-            signal(
-                AlertKind.not_yet_shipped,
-                key,
-                batch,
-                {
-                    "message": "scanned before its batch was shipped or sold",
-                    "scanned_at": earliest[key].isoformat(),
-                    "shipped_at": left_at.isoformat() if left_at else None,
-                },
-            )
-    signals.extend(_travel_signals(session, scans, batches, rules, now))
-    return signals
-
-
-def _left_producer_at(session: Session, batch_ids: list[str]) -> dict[str, datetime]:
-    """When each batch was first shipped or sold (recorded), for those that were."""
-    rows = session.exec(
-        select(Event.batch_id, func.min(Event.recorded_at))
-        .where(col(Event.batch_id).in_(batch_ids), col(Event.type).in_(LEAVES_PRODUCER))
-        .group_by(col(Event.batch_id))
-    )
-    return {batch_id: as_utc(at) for batch_id, at in rows}
-
-
-def _travel_signals(
-    session: Session,
-    scans: Sequence[ScanRecord],
-    batches: dict[tuple[str, str], Batch],
-    rules: CloneRules,
-    now: datetime,
-) -> list[AlertSignal]:
-    """Impossible travel among each code's located scans within reach of the new ones."""
-    located = [s for s in scans if s.lat is not None and s.lon is not None]
-    if not located:
-        return []
-    keys = sorted({(s.gtin, s.lot, s.serial) for s in located})
-    window = timedelta(hours=travel_window_hours(rules.max_travel_kmh))
-    since = min(as_utc(s.scanned_at) for s in located) - window
-    until = max(as_utc(s.scanned_at) for s in located) + window
-    sightings: dict[CodeKey, list[Sighting]] = defaultdict(list)
-    scans_table = Scan.__table__  # type: ignore[attr-defined]
-    c = scans_table.c
-    for gtin, lot, serial, at, lat, lon in session.execute(
-        sa_select(c.gtin, c.lot, c.serial, c.scanned_at, c.lat, c.lon).where(
-            tuple_(c.gtin, c.lot, c.serial).in_(keys),
-            c.lat.is_not(None),
-            c.lon.is_not(None),
-            c.scanned_at >= since,
-            c.scanned_at <= until,
-        )
-    ):
-        assert lat is not None
-        assert lon is not None
-        sightings[(gtin, lot, serial)].append(Sighting(at=as_utc(at), lat=lat, lon=lon))
+def _alerts(scans: Sequence[ScanRecord]) -> list[AlertSignal]:
+    """One alert signal per clone signal a scan's verdict found (registry/scans/rules.py
+    decided them when the scan was answered; nothing is judged again here)."""
     signals = []
-    for key in keys:
-        move = first_impossible_move(
-            sightings[key], max_kmh=rules.max_travel_kmh, min_km=rules.min_travel_km
-        )
-        batch = batches.get(key[:2])
-        if move is None or batch is None:
-            continue
-        signals.append(
-            AlertSignal(
-                kind=AlertKind.impossible_travel,
-                subject=code_subject(*key),
-                gtin=key[0],
-                lot=key[1],
-                serial=key[2],
-                batch_id=batch.id,
-                brand_id=batch.brand_id,
-                detail={
-                    "message": move.describe(rules.max_travel_kmh),
-                    "km": round(move.km, 1),
-                    "hours": round(move.hours, 4),
-                    "from": [move.earlier.lat, move.earlier.lon, move.earlier.at.isoformat()],
-                    "to": [move.later.lat, move.later.lon, move.later.at.isoformat()],
-                },
-                seen_at=now,
+    for scan in scans:
+        for signal in scan.signals:
+            signals.append(
+                AlertSignal(
+                    kind=AlertKind(signal.kind),
+                    subject=code_subject(scan.gtin, scan.lot, scan.serial),
+                    gtin=scan.gtin,
+                    lot=scan.lot,
+                    serial=scan.serial,
+                    batch_id=scan.batch_id,
+                    brand_id=scan.brand_id,
+                    detail={
+                        **signal.detail,
+                        "message": signal.message,
+                        "scanned_at": as_utc(scan.scanned_at).isoformat(),
+                        "region": scan.region,
+                    },
+                    seen_at=as_utc(scan.scanned_at),
+                )
             )
-        )
     return signals

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from registry.core.metrics import Sample
+from registry.scans.records import ScanRecorder
 from registry.scans.stream import StreamScanRecorder
-from registry.verify.scans import ScanRecorder
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Consumer scans through a Redis stream: the API appends, Celery workers drain.
 
 Request side (`StreamScanRecorder`): `record` only appends to a bounded in-process outbox
-(a `ScanBuffer`, registry/verify/scans.py); a background thread pipelines the outbox into
+(a `ScanBuffer`, registry/scans/records.py); a background thread pipelines the outbox into
 the stream (`XADD ... MAXLEN ~`), so a verification never waits on Redis. When Redis is
 unreachable the thread hands the scans to the in-process buffer (`ScanRecorder`, which
 writes them to the database itself) and tries Redis again a few seconds later; what cannot
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import redis
 from sqlalchemy import Engine
 
@@ -29,8 +30,9 @@ from registry.core.config import Settings
 from registry.core.db import unit_of_work
 from registry.core.metrics import Sample
 from registry.core.time import as_utc
-from registry.scans.ingest import CloneRules, ingest_scans, prune_stream_ids
-from registry.verify.scans import CodeKey, ScanBuffer, ScanRecord, ScanRecorder
+from registry.scans.ingest import ingest_scans, prune_stream_ids
+from registry.scans.records import ScanBuffer, ScanRecord, ScanRecorder
+from registry.scans.rules import CloneSignal
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,13 @@ def encode(scan: ScanRecord) -> dict[str, str]:
         "t": as_utc(scan.scanned_at).isoformat(),
         "la": _opt(scan.lat),
         "lo": _opt(scan.lon),
-        "c": _opt(scan.country),
-        "h": _opt(scan.client_hash),
+        "r": _opt(scan.region),
+        "h": _opt(scan.device),
+        "b": _opt(scan.batch_id),
+        "br": _opt(scan.brand_id),
+        "sg": orjson.dumps([[s.kind, s.message, s.detail] for s in scan.signals]).decode()
+        if scan.signals
+        else "",
     }
 
 
@@ -80,8 +87,15 @@ def decode(fields: dict[bytes, bytes]) -> ScanRecord:
         scanned_at=at if at.tzinfo else at.replace(tzinfo=UTC),
         lat=float(f["la"]) if f.get("la") else None,
         lon=float(f["lo"]) if f.get("lo") else None,
-        country=f.get("c") or None,
-        client_hash=f.get("h") or None,
+        region=f.get("r") or None,
+        device=f.get("h") or None,
+        batch_id=f.get("b") or None,
+        brand_id=f.get("br") or None,
+        signals=tuple(
+            CloneSignal(kind, message, detail) for kind, message, detail in orjson.loads(f["sg"])
+        )
+        if f.get("sg")
+        else (),
     )
 
 
@@ -112,13 +126,6 @@ class StreamScanRecorder(ScanBuffer):
         self.dropped = 0  # lost: outbox and in-process buffer both full
         self.push_failures = 0
 
-    def pending(self, key: CodeKey) -> tuple[int, datetime | None]:
-        """Scans of `key` recorded here and not yet in Redis or the database."""
-        count, first = super().pending(key)
-        more, more_first = self.fallback.pending(key)
-        firsts = [t for t in (first, more_first) if t is not None]
-        return count + more, min(firsts) if firsts else None
-
     @property
     def redis_up(self) -> bool:
         return time.monotonic() >= self._redis_down_until
@@ -148,9 +155,6 @@ class StreamScanRecorder(ScanBuffer):
                 self.push_failures += 1
                 self._redis_down_until = time.monotonic() + self._retry_after
             self._spill(batch)
-        finally:
-            with self._lock:
-                self._forget(batch)
 
     def _spill(self, scans: list[ScanRecord]) -> int:
         """Hand scans to the in-process buffer (outbox full, or Redis down)."""
@@ -225,7 +229,6 @@ def drain_scan_stream(
     client: redis.Redis,
     *,
     stream: str,
-    rules: CloneRules,
     batch_size: int,
     max_seconds: float = 5.0,
     claim_idle_ms: int = 60_000,
@@ -243,7 +246,7 @@ def drain_scan_stream(
             stream, GROUP, consumer, min_idle_time=claim_idle_ms, start_id=start, count=batch_size
         )
         start, claimed = reply[0], reply[1]
-        written += _ingest(engine, client, stream, claimed, rules)
+        written += _ingest(engine, client, stream, claimed)
         if start in (b"0-0", "0-0") or not claimed:
             break
     deadline = time.monotonic() + max_seconds
@@ -252,7 +255,7 @@ def drain_scan_stream(
         entries = entries_reply[0][1] if entries_reply else []
         if not entries:
             break
-        written += _ingest(engine, client, stream, entries, rules)
+        written += _ingest(engine, client, stream, entries)
     return written
 
 
@@ -261,7 +264,6 @@ def _ingest(
     client: redis.Redis,
     stream: str,
     entries: Sequence[tuple[bytes, dict[bytes, bytes]]],
-    rules: CloneRules,
 ) -> int:
     scans: list[ScanRecord] = []
     ids: list[str] = []
@@ -277,7 +279,7 @@ def _ingest(
     written = 0
     if scans:
         with unit_of_work(engine, write=True) as session:
-            written = ingest_scans(session, scans, rules=rules, stream_ids=ids).written
+            written = ingest_scans(session, scans, stream_ids=ids).written
     all_ids = [entry_id for entry_id, _ in entries]
     if all_ids:
         pipe = client.pipeline(transaction=True)

@@ -12,11 +12,11 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from registry.core.db import unit_of_work
-from registry.verify.digital_link import parse_url
-from registry.verify.errors import VerificationError
+from registry.codes.digital_link import parse_url
+from registry.codes.errors import VerificationError
+from registry.codes.signature import KeySet, verify_label
+from registry.core.config import get_settings
 from registry.verify.schemas import Verdict, VerifyResult
-from registry.verify.signature import KeySet, verify_label
 
 OFFLINE_SCOPE = (
     "offline check: signature and key status only; recall, issued serials, scans and the "
@@ -48,11 +48,24 @@ def offline(url: str, keys_file: Path, *, as_json: bool) -> tuple[bool, list[str
 
 
 def local(url: str, *, as_json: bool) -> tuple[bool, list[str]]:
-    """The full verdict from this registry's database (not counted as a consumer scan)."""
-    from registry.verify.service import verify_code
+    """The full verdict from this registry's database and device counters (not counted as
+    a consumer scan: a flagged code reads as flagged, as the bulk check sees it)."""
+    from registry.core.db import get_engine
+    from registry.core.time import utcnow
+    from registry.scans.counter import device_counter_for
+    from registry.verify.cache import VerifyCache
+    from registry.verify.service import Verifier
 
-    with unit_of_work() as session:
-        result = verify_code(session, url=url)
+    settings = get_settings()
+    verifier = Verifier.from_settings(
+        settings,
+        cache=VerifyCache.from_settings(
+            get_engine(), settings.model_copy(update={"verify_cache_ttl": 0})
+        ),
+        counter=device_counter_for(settings, get_engine()),
+        recorder=None,
+    )
+    result = VerifyResult.model_validate_json(verifier.check(url, now=utcnow()))
     return _report(result, as_json)
 
 

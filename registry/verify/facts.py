@@ -1,22 +1,21 @@
-"""What the database knows about a set of label codes, loaded in a fixed number of queries.
+"""What the database knows about some lots (GTIN + lot), loaded by one loader in a fixed
+number of queries whatever the number of lots: batches with their producer, brands and
+licences in force, label runs, events with their actors' names (and English ones). The
+chain audit of each batch is computed once, when its facts are loaded.
 
-The verifier judges codes against these facts. One code or a thousand cost the same four
-round trips: batches with their brand, producer and license state; label runs; events with
-their actors' names; scan counters.
+The verification cache (registry/verify/cache.py) stores what this loads; with the cache
+off, every request calls it afresh. Nothing else loads lot facts.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any, Protocol
+from datetime import date
+from typing import NamedTuple
 
-import orjson
-from sqlalchemy import bindparam, exists, tuple_
+from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from registry.batches.audit import audit_loaded
@@ -25,152 +24,104 @@ from registry.batches.schemas import AuditReport
 from registry.brands.models import Brand, License, LicenseStatus
 from registry.labels.models import LabelRun
 from registry.orgs.models import Organization
-from registry.verify.models import ScanCounter
-from registry.verify.scans import CodeKey
+
+Lot = tuple[str, str]  # (gtin, lot)
 
 
-class IssuedRun(Protocol):
-    """What a verdict reads of a label run: a `LabelRun`, or the cache's light copy."""
+class RunRange(NamedTuple):
+    """A label run as verdicts read it: the serials it issued and the key that signed them."""
 
-    @property
-    def first_serial(self) -> int: ...
-
-    @property
-    def last_serial(self) -> int: ...
-
-    @property
-    def key_id(self) -> str: ...
+    first_serial: int
+    last_serial: int
+    key_id: str
 
 
 @dataclass
 class Facts:
-    batches: dict[tuple[str, str], list[Batch]] = field(default_factory=dict)
-    runs: Mapping[str, Sequence[IssuedRun]] = field(default_factory=dict)
+    """The facts of some lots' batches (the input of `judge`)."""
+
+    batches: dict[Lot, list[Batch]] = field(default_factory=dict)
+    runs: dict[str, list[RunRange]] = field(default_factory=dict)
     brands: dict[str, Brand] = field(default_factory=dict)
     producers: dict[str, Organization] = field(default_factory=dict)
-    # batch ids whose producer holds a license for the brand that is active and in force
+    # batch ids whose producer holds a licence for the brand that is active and in force
     licensed: set[str] = field(default_factory=set)
     events: dict[str, list[Event]] = field(default_factory=dict)
     actor_names: dict[str, str] = field(default_factory=dict)
     actor_names_en: dict[str, str] = field(default_factory=dict)  # where an org has one
-    counters: dict[CodeKey, tuple[int, datetime]] = field(default_factory=dict)
+    audits: dict[str, AuditReport] = field(default_factory=dict)
 
-    def audit(self, batch: Batch) -> AuditReport:
-        """The batch's chain audit (see `_AuditMemo`)."""
-        return _AUDITS.audit(batch, self.events.get(batch.id, []))
-
-
-class _AuditMemo:
-    """Chain audits remembered per batch, keyed by a digest of every stored field the audit
-    reads. An audit is a pure function of those fields, so an unchanged digest means an
-    unchanged answer; any edit (a new event, a tampered row) changes the digest and the
-    chain is recomputed. The digest (orjson + SHA-256) costs far less than the audit's
-    RFC 8785 canonicalization."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._reports: OrderedDict[str, tuple[bytes, AuditReport]] = OrderedDict()
-
-    @staticmethod
-    def _digest(batch: Batch, events: list[Event]) -> bytes:
-        fields: list[Any] = [batch.id, batch.head_seq, batch.head_hash]
-        for e in events:
-            fields.append(
-                (e.id, e.batch_id, e.seq, e.type, e.event_time, e.event_time_offset,
-                 e.recorded_at, e.actor_org_id, e.location, e.data, e.prev_hash, e.hash)
-            )  # fmt: skip
-        return hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_NAIVE_UTC)).digest()
-
-    def audit(self, batch: Batch, events: list[Event]) -> AuditReport:
-        digest = self._digest(batch, events)
-        with self._lock:
-            hit = self._reports.get(batch.id)
-            if hit is not None and hit[0] == digest:
-                self._reports.move_to_end(batch.id)
-                return hit[1]
-        report = audit_loaded(batch=batch, events=events)
-        with self._lock:
-            self._reports[batch.id] = (digest, report)
-            self._reports.move_to_end(batch.id)
-            while len(self._reports) > self._size:
-                self._reports.popitem(last=False)
-        return report
+    def merge(self, other: Facts) -> None:
+        self.batches.update(other.batches)
+        self.runs.update(other.runs)
+        self.brands.update(other.brands)
+        self.producers.update(other.producers)
+        self.licensed |= other.licensed
+        self.events.update(other.events)
+        self.actor_names.update(other.actor_names)
+        self.actor_names_en.update(other.actor_names_en)
+        self.audits.update(other.audits)
 
 
-_AUDITS = _AuditMemo()
-
-
-# Built once: each request binds values instead of constructing and caching-keying new
-# statements, which costs more than running them on the verification path.
-_LICENSED = (
-    exists()
-    .where(
-        col(License.brand_id) == Batch.brand_id,
-        col(License.org_id) == Batch.cooperative_org_id,
-        col(License.status) == LicenseStatus.active,
-        col(License.valid_from) <= bindparam("today"),
-        col(License.valid_to) >= bindparam("today"),
-    )
-    .label("licensed")
-)
-_BATCHES = (
-    select(Batch, Brand, Organization, _LICENSED)
-    .join(Brand, col(Brand.id) == Batch.brand_id)
-    .join(Organization, col(Organization.id) == Batch.cooperative_org_id)
-    .where(tuple_(Batch.gtin, Batch.lot).in_(bindparam("pairs", expanding=True)))
-)
-_RUNS = select(LabelRun).where(col(LabelRun.batch_id).in_(bindparam("batch_ids", expanding=True)))
-_EVENTS = (
-    select(Event, Organization.name, Organization.name_en)
-    .join(Organization, col(Organization.id) == Event.actor_org_id)
-    .where(col(Event.batch_id).in_(bindparam("batch_ids", expanding=True)))
-    .order_by(col(Event.batch_id), col(Event.seq), col(Event.id))
-)
-_COUNTERS = select(ScanCounter).where(
-    tuple_(ScanCounter.gtin, ScanCounter.lot, ScanCounter.serial).in_(
-        bindparam("codes", expanding=True)
-    )
-)
-
-
-def load_facts(
-    session: Session, codes: Iterable[CodeKey], *, today: date, with_counters: bool = True
-) -> Facts:
-    """Batches (with brand, producer and license state), runs, events and scan counters
-    for `codes`."""
-    keys = sorted(set(codes))
-    facts = Facts()
-    if not keys:
-        return facts
-    pairs = sorted({(gtin, lot) for gtin, lot, _ in keys})
-    rows = session.exec(_BATCHES, params={"pairs": pairs, "today": today}).all()
+def load_lots(session: Session, lots: Sequence[Lot], *, today: date) -> dict[Lot, Facts]:
+    """The facts of each lot (an unknown lot gets empty facts). The licence-in-force rule
+    (active, `valid_from <= today <= valid_to`) is written here and nowhere else."""
+    found: dict[Lot, Facts] = {lot: Facts() for lot in lots}
+    if not lots:
+        return found
+    rows = session.exec(
+        select(Batch, Organization)
+        .join(Organization, col(Organization.id) == Batch.cooperative_org_id)
+        .where(tuple_(Batch.gtin, Batch.lot).in_(sorted(set(lots))))
+        .order_by(col(Batch.created_at), col(Batch.id))
+    ).all()
     if not rows:
-        return facts
-    for batch, brand, producer, is_licensed in rows:
-        facts.batches.setdefault((batch.gtin or "", batch.lot), []).append(batch)
-        facts.brands[brand.id] = brand
-        facts.producers[producer.id] = producer
-        if is_licensed:
-            facts.licensed.add(batch.id)
-    batch_ids = sorted(batch.id for batch, *_ in rows)
-
-    runs: dict[str, list[LabelRun]] = defaultdict(list)
-    for run in session.exec(_RUNS, params={"batch_ids": batch_ids}):
-        runs[run.batch_id].append(run)
-    facts.runs = dict(runs)
-
+        return found
+    batch_ids = [batch.id for batch, _ in rows]
+    brand_ids = sorted({batch.brand_id for batch, _ in rows})
+    brands = {b.id: b for b in session.exec(select(Brand).where(col(Brand.id).in_(brand_ids)))}
+    licensed_pairs = set(
+        session.exec(
+            select(License.brand_id, License.org_id).where(
+                col(License.brand_id).in_(brand_ids),
+                License.status == LicenseStatus.active,
+                col(License.valid_from) <= today,
+                col(License.valid_to) >= today,
+            )
+        )
+    )
+    runs: dict[str, list[RunRange]] = defaultdict(list)
+    for batch_id, first, last, key_id in session.exec(
+        select(LabelRun.batch_id, LabelRun.first_serial, LabelRun.last_serial, LabelRun.key_id)
+        .where(col(LabelRun.batch_id).in_(batch_ids))
+        .order_by(col(LabelRun.first_serial))
+    ):
+        runs[batch_id].append(RunRange(first, last, key_id))
     events: dict[str, list[Event]] = defaultdict(list)
-    for event, actor, actor_en in session.exec(_EVENTS, params={"batch_ids": batch_ids}):
+    actor_names: dict[str, str] = {}
+    actor_names_en: dict[str, str] = {}
+    for event, actor, actor_en in session.exec(
+        select(Event, Organization.name, Organization.name_en)
+        .join(Organization, col(Organization.id) == Event.actor_org_id)
+        .where(col(Event.batch_id).in_(batch_ids))
+        .order_by(col(Event.batch_id), col(Event.seq), col(Event.id))
+    ):
         events[event.batch_id].append(event)
-        facts.actor_names[event.actor_org_id] = actor
+        actor_names[event.actor_org_id] = actor
         if actor_en:
-            facts.actor_names_en[event.actor_org_id] = actor_en
-    facts.events = dict(events)
-
-    if with_counters:
-        facts.counters = {
-            (c.gtin, c.lot, c.serial): (c.count, c.first_at)
-            for c in session.exec(_COUNTERS, params={"codes": keys})
-        }
-    return facts
+            actor_names_en[event.actor_org_id] = actor_en
+    for batch, producer in rows:
+        facts = found[(batch.gtin or "", batch.lot)]
+        facts.batches.setdefault((batch.gtin or "", batch.lot), []).append(batch)
+        facts.runs[batch.id] = runs.get(batch.id, [])
+        facts.brands[batch.brand_id] = brands[batch.brand_id]
+        facts.producers[producer.id] = producer
+        if (batch.brand_id, batch.cooperative_org_id) in licensed_pairs:
+            facts.licensed.add(batch.id)
+        facts.events[batch.id] = events.get(batch.id, [])
+        for event in facts.events[batch.id]:
+            facts.actor_names[event.actor_org_id] = actor_names[event.actor_org_id]
+            if event.actor_org_id in actor_names_en:
+                facts.actor_names_en[event.actor_org_id] = actor_names_en[event.actor_org_id]
+        facts.audits[batch.id] = audit_loaded(batch=batch, events=facts.events[batch.id])
+    return found

@@ -97,11 +97,25 @@ class ChainInfo(BaseModel):
     length: int
     head_hash: str
     intact: bool
+    # The transparency log (registry/log/, DESIGN "The transparency log"): the head event's
+    # leaf index, its inclusion proof and the signed checkpoint it is proved against.
+    # None until the log is wired into verification.
+    leaf_index: int | None = None
+    inclusion_proof: list[str] | None = None
+    checkpoint: str | None = None
 
 
 class ScanInfo(BaseModel):
+    """Distinct devices (phones) that scanned the code, not page loads."""
+
     count: int
     first_at: datetime | None
+    first_region: str | None = None
+    # Distinct devices the code may see before it is flagged (the brand's, else the default).
+    threshold: int | None = None
+    # This device scanned the code first (it keeps "genuine" even once copies are caught).
+    first_by_you: bool = False
+    flagged_at: datetime | None = None
 
 
 class VerifyResult(BaseModel):

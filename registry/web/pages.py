@@ -104,6 +104,7 @@ def verification_page(request: Request, result: VerifyResult) -> HTMLResponse:
         ),
         recall=recalls[-1] if recalls else None,
         looks_copied=bool(codes & CLONE_SIGNALS),
+        located=ctx.request.query_params.get("lat") is not None,
         show_reasons=result.verdict != Verdict.genuine,
         json_href=ctx.query_href(lang=None, format="json") if result.code else None,
     )

@@ -13,6 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from registry.codes.digital_link import build_url, decode_digsig, parse_url
+from registry.codes.errors import CodeFormatError, KeySetError
+from registry.codes.signature import KeySet, PublicKey, verify_label
 from registry.labels.crypto import (
     KeyDecryptionError,
     decrypt_private_key,
@@ -24,9 +27,6 @@ from registry.labels.crypto import (
     sign_label,
     sign_message,
 )
-from registry.verify.digital_link import build_url, decode_digsig, parse_url
-from registry.verify.errors import CodeFormatError, KeySetError
-from registry.verify.signature import KeySet, PublicKey, verify_label
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PASSPHRASE = "correct horse battery staple"

@@ -10,10 +10,10 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from registry.codes.digital_link import parse_url
 from registry.core.config import get_settings
 from registry.core.db import unit_of_work
 from registry.labels.service import revoke_key
-from registry.verify.digital_link import parse_url
 from tests.factories import (
     BRAND,
     GTIN,

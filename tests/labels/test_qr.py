@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
+from registry.codes.digital_link import build_url, encode_digsig
 from registry.core.identifiers import GS1_AI82
 from registry.labels.qr import render_png, render_svg
-from registry.verify.digital_link import build_url, encode_digsig
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 DIGSIG = encode_digsig(bytes.fromhex("a1b2"), bytes(range(64)))

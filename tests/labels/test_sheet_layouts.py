@@ -16,6 +16,7 @@ import qrcode.constants
 import qrcode.exceptions
 import zxingcpp
 
+from registry.codes.digital_link import build_url
 from registry.core.config import get_settings
 from registry.labels.sheets import (
     EDGE_MM,
@@ -27,7 +28,6 @@ from registry.labels.sheets import (
     render_sheet,
     symbol_modules,
 )
-from registry.verify.digital_link import build_url
 from tests.dbtools import snapshot
 from tests.factories import GTIN, World, labeled_batch
 

@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, text
 
+from registry.codes.digital_link import build_url, decode_digsig, encode_digsig, parse_url
 from registry.core.config import get_settings
 from registry.core.db import unit_of_work
 from registry.labels import service
 from registry.labels.crypto import sign_label
-from registry.verify.digital_link import build_url, decode_digsig, encode_digsig, parse_url
 from tests.factories import World
 
 
@@ -20,8 +20,18 @@ def path_of(url: str) -> str:
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
-def verify(world: World, url: str, **headers: str) -> dict[str, Any]:
-    """The JSON verdict for a label URL, asked as a consumer's scan."""
+def phone(n: int) -> str:
+    """The device cookie of the n-th test phone."""
+    return f"{n:032x}"
+
+
+def verify(world: World, url: str, *, device: str | None = None, **headers: str) -> dict[str, Any]:
+    """The JSON verdict for a label URL, asked as a consumer's scan: by the phone whose
+    device cookie is `device`, else by the test client's one phone (no cookie: the network
+    and user-agent hash)."""
+    world.client.cookies.clear()
+    if device is not None:
+        headers = {**headers, "Cookie": f"rg_device={device}"}
     r = world.client.get(path_of(url), headers={"Accept": "application/json", **headers})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/json"

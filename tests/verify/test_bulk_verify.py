@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from registry.core.config import get_settings
-from registry.verify.cached import verify_cache
 from tests.dbtools import recorded_statements
 from tests.factories import BRAND, GTIN, World, label_codes, labeled_batch, recalled
-from tests.verify.helpers import flip_signature_bit, signed_url, verify
+from tests.verify.helpers import flip_signature_bit, phone, signed_url, verify
 
 
 def bulk(world: World, codes: list[Any]) -> list[dict[str, Any]]:
@@ -68,7 +67,7 @@ def test_bulk_queries_do_not_grow_with_the_number_of_codes(world: World) -> None
     _, other_run = labeled_batch(world, units=10, count=10)
     urls += label_codes(world, other_run["run_id"])
     everything = urls + [flip_signature_bit(u) for u in urls[:100]] + ["junk"] * 50
-    cache = verify_cache(world.client.app)  # type: ignore[arg-type]
+    cache = world.client.app.state.verifier.cache  # type: ignore[attr-defined]
     cache.clear()
     with recorded_statements(world.engine) as few:
         bulk(world, urls[:2])
@@ -90,21 +89,21 @@ def test_more_than_a_thousand_codes_is_a_validation_error(world: World) -> None:
     assert bulk(world, []) == []
 
 
-def test_bulk_checks_are_not_scans_but_see_stored_scan_counts(
+def test_bulk_checks_are_not_scans_but_see_flagged_codes(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, run = labeled_batch(world, units=10, count=2)
     urls = label_codes(world, run["run_id"])
-    recorder = world.client.app.state.scan_recorder  # type: ignore[attr-defined]
-    recorder.stop()
-    monkeypatch.setattr(get_settings(), "scan_alert_threshold", 1)
+    verifier = world.client.app.state.verifier  # type: ignore[attr-defined]
+    monkeypatch.setattr(verifier, "rules", replace(verifier.rules, default_threshold=1))
     for _ in range(3):
         bulk(world, urls)
-    assert recorder.buffered == 0
     assert [r["verdict"] for r in bulk(world, urls)] == ["genuine", "genuine"]
-    verify(world, urls[0])
-    verify(world, urls[0])
-    recorder.flush()
+    assert verify(world, urls[0], device=phone(1))["verdict"] == "genuine"
+    assert [r["verdict"] for r in bulk(world, urls)] == ["genuine", "genuine"]
+    assert verify(world, urls[0], device=phone(2))["verdict"] == "suspicious"
     results = bulk(world, urls)
     assert [r["verdict"] for r in results] == ["suspicious", "genuine"]
     assert [r["code"] for r in results[0]["reasons"]] == ["scan_threshold_exceeded"]
+    # The first phone keeps its answer; the bulk check is no phone, so it sees the flag.
+    assert verify(world, urls[0], device=phone(1))["verdict"] == "genuine"

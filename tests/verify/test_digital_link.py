@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.core.identifiers import GS1_AI82, gs1_check_digit
-from registry.verify.digital_link import (
+from registry.codes.digital_link import (
     LabelCode,
     build_url,
     decode_digsig,
@@ -22,7 +21,8 @@ from registry.verify.digital_link import (
     parse_parts,
     parse_url,
 )
-from registry.verify.errors import CodeFormatError
+from registry.codes.errors import CodeFormatError
+from registry.core.identifiers import GS1_AI82, gs1_check_digit
 
 # No example database: the suite must not write `.hypothesis/` into the working tree.
 HYPOTHESIS = settings(database=None, max_examples=300, deadline=None)

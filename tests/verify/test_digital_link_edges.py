@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry.verify.digital_link import (
+from registry.codes.digital_link import (
     MAX_URL_LENGTH,
     LabelCode,
     build_url,
@@ -16,7 +16,7 @@ from registry.verify.digital_link import (
     parse_parts,
     parse_url,
 )
-from registry.verify.errors import CodeFormatError
+from registry.codes.errors import CodeFormatError
 
 GTIN = "09506000134352"
 KEY_ID = bytes.fromhex("a1b2")

@@ -15,17 +15,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import registry.verify.signature as signature_module
-from registry.labels.crypto import private_key_from_seed, public_raw, sign_label
-from registry.verify.digital_link import LabelCode, build_url, parse_url
-from registry.verify.errors import (
+import registry.codes.signature as signature_module
+from registry.codes.digital_link import LabelCode, build_url, parse_url
+from registry.codes.errors import (
     KeySetError,
     RevokedKeyError,
     SignatureError,
     UnknownKeyError,
     VerificationError,
 )
-from registry.verify.signature import KeySet, KeyStatus, PublicKey, key_id_for, verify_label
+from registry.codes.signature import KeySet, KeyStatus, PublicKey, key_id_for, verify_label
+from registry.labels.crypto import private_key_from_seed, public_raw, sign_label
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 HYPOTHESIS = settings(database=None, max_examples=200, deadline=None)

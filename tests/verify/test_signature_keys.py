@@ -1,4 +1,4 @@
-"""Published label keys (registry/verify/signature.py) at their edges: a non-canonical
+"""Published label keys (registry/codes/signature.py) at their edges: a non-canonical
 base64url `x`, errors that name the key, the member and the expected and actual values, and
 the key set's lookups. RFC 8032 TEST 1 and TEST 2 keys; no database."""
 
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from registry.verify.errors import KeySetError, RevokedKeyError, SignatureError, UnknownKeyError
-from registry.verify.signature import KeySet, PublicKey, key_id_for
+from registry.codes.errors import KeySetError, RevokedKeyError, SignatureError, UnknownKeyError
+from registry.codes.signature import KeySet, PublicKey, key_id_for
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parent.parent / "assets" / "ed25519-rfc8032.json").read_text("utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -14,6 +15,7 @@ from tests.factories import BRAND, GTIN, World, label_codes, labeled_batch, reca
 from tests.verify.helpers import (
     flip_signature_bit,
     path_of,
+    phone,
     reason_codes,
     signed_url,
     tamper_event_data,
@@ -58,19 +60,31 @@ def test_a_genuine_code_says_where_it_came_from(world: World, labels: tuple) -> 
     assert summary["harvest_place"] == "plot A-12"
     assert summary["harvest_county_code"] == "522632"
     assert summary["harvested_kg"] == 5000
-    assert [e["type"] for e in result["timeline"]] == [
-        "created",
-        "harvested",
-        "packed",
-        "labeled",
-        "shipped",
+    # In the order things happened: the batch was registered (and labeled) today, after
+    # its harvest, packing and shipment were recorded with their own times; `seq` keeps
+    # the chain's order.
+    assert [(e["type"], e["seq"]) for e in result["timeline"]] == [
+        ("harvested", 1),
+        ("packed", 2),
+        ("shipped", 4),
+        ("created", 0),
+        ("labeled", 3),
     ]
     assert {e["actor"] for e in result["timeline"]} == {"coop org"}
-    assert result["timeline"][1]["event_time"] == "2026-11-20T08:30:00+08:00"
+    assert result["timeline"][0]["event_time"] == "2026-11-20T08:30:00+08:00"
     head = world.call("GET", f"/v1/batches/{batch['id']}", world.coop).json()["head"]
-    assert result["chain"] == {"length": 5, "head_hash": head["hash"], "intact": True}
-    assert result["scans"]["count"] == 1
+    assert result["chain"] == {
+        "length": 5,
+        "head_hash": head["hash"],
+        "intact": True,
+        "leaf_index": None,  # the transparency log's proof goes here once it is wired
+        "inclusion_proof": None,
+        "checkpoint": None,
+    }
+    assert result["scans"]["count"] == 1  # one phone
     assert result["scans"]["first_at"] is not None
+    assert result["scans"]["first_by_you"] is True
+    assert result["scans"]["threshold"] == get_settings().scan_alert_threshold
 
 
 def test_json_by_query_and_html_by_default(world: World, labels: tuple) -> None:
@@ -195,7 +209,7 @@ def test_a_recalled_batch_answers_recalled(world: World, labels: tuple) -> None:
     result = verify(world, urls[0])
     assert (result["verdict"], reason_codes(result)) == ("recalled", ["batch_recalled"])
     assert result["batch"]["status"] == "recalled"
-    assert result["timeline"][-1]["type"] == "recalled"
+    assert max(result["timeline"], key=lambda e: e["seq"])["type"] == "recalled"
 
 
 def test_a_suspended_brand_is_suspicious(world: World, labels: tuple) -> None:
@@ -248,29 +262,42 @@ def test_recall_and_suspicion_reasons_are_all_named(world: World, labels: tuple)
     assert reason_codes(result) == ["batch_recalled", "brand_suspended"]
 
 
-def test_scans_over_the_brand_threshold_are_suspicious(world: World, labels: tuple) -> None:
+def test_phones_over_the_brand_threshold_are_suspicious(world: World, labels: tuple) -> None:
     _, _, urls = labels
-    recorder = world.client.app.state.scan_recorder  # type: ignore[attr-defined]
-    recorder.stop()  # flush by hand below, so each count is exact
     r = world.call("PATCH", f"/v1/brands/{BRAND}", world.owner, json={"scan_alert_threshold": 2})
     assert r.status_code == 200, r.text
-    first = verify(world, urls[0])
-    assert (first["verdict"], first["scans"]["count"]) == ("genuine", 1)
-    assert recorder.flush() == 1  # stored 1 + this scan
-    second = verify(world, urls[0])
+    first = verify(world, urls[0], device=phone(1))
+    assert (first["verdict"], first["scans"]["count"], first["scans"]["first_by_you"]) == (
+        "genuine",
+        1,
+        True,
+    )
+    assert first["scans"]["threshold"] == 2
+    for _ in range(5):  # reloads and language switches of one phone never count again
+        assert verify(world, urls[0], device=phone(1))["scans"]["count"] == 1
+    second = verify(world, urls[0], device=phone(2))
     assert (second["verdict"], second["scans"]["count"]) == ("genuine", 2)
     assert second["scans"]["first_at"] == first["scans"]["first_at"]
-    third = verify(world, urls[0])  # stored 1 + pending 1 + this scan
+    assert second["scans"]["first_by_you"] is False
+    third = verify(world, urls[0], device=phone(3))  # counted before the answer
     assert (third["verdict"], reason_codes(third)) == ("suspicious", ["scan_threshold_exceeded"])
     assert third["scans"]["count"] == 3
-    assert "scanned 3 times" in third["reasons"][0]["message"]
-    assert verify(world, urls[1])["verdict"] == "genuine"  # counted per code
+    assert third["scans"]["flagged_at"] is not None
+    assert "3 different phones" in third["reasons"][0]["message"]
+    # Flagged for every other phone, with the evidence; the first phone keeps its answer.
+    again = verify(world, urls[0], device=phone(2))
+    assert (again["verdict"], reason_codes(again)) == ("suspicious", ["scan_threshold_exceeded"])
+    assert "first scanned" in again["reasons"][0]["message"]
+    assert verify(world, urls[0], device=phone(1))["verdict"] == "genuine"
+    assert verify(world, urls[1], device=phone(3))["verdict"] == "genuine"  # counted per code
 
 
 def test_the_default_scan_threshold_applies_without_a_brand_threshold(
     world: World, labels: tuple, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, _, urls = labels
-    monkeypatch.setattr(get_settings(), "scan_alert_threshold", 1)
-    assert verify(world, urls[2])["verdict"] == "genuine"
-    assert reason_codes(verify(world, urls[2])) == ["scan_threshold_exceeded"]
+    verifier = world.client.app.state.verifier  # type: ignore[attr-defined]
+    monkeypatch.setattr(verifier, "rules", replace(verifier.rules, default_threshold=1))
+    assert verify(world, urls[2], device=phone(1))["verdict"] == "genuine"
+    assert verify(world, urls[2], device=phone(1))["verdict"] == "genuine"
+    assert reason_codes(verify(world, urls[2], device=phone(2))) == ["scan_threshold_exceeded"]

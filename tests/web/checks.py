@@ -17,6 +17,7 @@ class _PageParser(HTMLParser):
         self.title = ""
         self.hrefs: list[str] = []
         self.external: list[str] = []
+        self.inline_scripts = 0
         self._in_title = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -27,8 +28,10 @@ class _PageParser(HTMLParser):
             self._in_title = True
         elif tag == "a" and values.get("href"):
             self.hrefs.append(values["href"] or "")
-        if tag in ("script", "link", "img", "iframe") or (tag == "style" and values):
+        if tag in ("link", "img", "iframe") or (tag in ("script", "style") and values):
             self.external.append(tag)
+        if tag == "script" and not values:
+            self.inline_scripts += 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
@@ -41,7 +44,8 @@ class _PageParser(HTMLParser):
 
 def check_page(url: str, *, lang: str, headers: dict[str, str] | None = None) -> str:
     """Fetch `url` and assert: under 100 KB, parses, has a <title> and <html lang>, loads no
-    scripts or external assets, and every same-host link works: 200, or for a link to the
+    scripts or external assets (at most one inline script: the opt-in "share my location"),
+    and every same-host link works: 200, or for a link to the
     same path in another language (a 404 page's language switch), the page's own status."""
     response = httpx2.get(url, headers=headers or {})
     assert response.status_code in (200, 404), response.status_code
@@ -54,6 +58,7 @@ def check_page(url: str, *, lang: str, headers: dict[str, str] | None = None) ->
     assert parser.html_lang is not None
     assert parser.html_lang.startswith(lang), parser.html_lang
     assert parser.external == [], parser.external
+    assert parser.inline_scripts <= 1
     host = urlsplit(url).netloc
     for href in parser.hrefs:
         target = urljoin(url, href)

@@ -73,11 +73,19 @@ def live_server(engine: Engine) -> Iterator[str]:
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[Callable[[str], Page]]:
     """Opens a fresh 360x740 touch-screen page for a phone set to `locale` (which sets the
-    browser's Accept-Language); no cookies or cache are shared between pages."""
+    browser's Accept-Language); no cookies or cache are shared between pages, and each
+    phone has its own user agent (a phone model), so phones without a cookie yet are told
+    apart as real ones are."""
     contexts: list[BrowserContext] = []
 
     def open_page(locale: str = "zh-CN") -> Page:
-        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale=locale)
+        context = browser.new_context(
+            viewport=PHONE,
+            is_mobile=True,
+            has_touch=True,
+            locale=locale,
+            user_agent=f"Mozilla/5.0 (Linux; Android 14; TestPhone {len(contexts)}) Mobile",
+        )
         contexts.append(context)
         return context.new_page()
 

@@ -116,7 +116,7 @@ def test_genuine(world: World, live_server: str, phone: Phone) -> None:
         "收货",
         "handler org",  # … with the custodian who recorded the receipt
         "合格",  # the inspection result
-        "这是这枚码的第一次扫描。",
+        "正品。您是第一位查验这枚码的人",
         f"记录条数\n{labelled.chain_length}",
     ):
         assert fact in text, fact
@@ -185,12 +185,17 @@ def test_a_copied_code_warns(world: World, live_server: str, phone: Phone) -> No
     r = world.call("PATCH", f"/v1/brands/{BRAND}", world.owner, json={"scan_alert_threshold": 1})
     assert r.status_code == 200, r.text
 
-    open_code(phone, live_server, labelled.paths[0])
+    first = open_code(phone, live_server, labelled.paths[0])
+    first.reload()  # a reload is the same phone: it never counts again
+    assert first.locator("h1").inner_text().endswith("正品")
     page = open_code(phone, live_server, labelled.paths[0])  # a second phone, same code
     assert page.locator("h1").inner_text().endswith("可疑")
     assert "警告：这枚码看起来被复制了" in main_text(page)
-    assert "扫描次数\n2 次" in main_text(page)
+    assert "查验过这枚码的手机\n2 部" in main_text(page)
     screenshot(page, "verify-copied-zh")
+    first.reload()  # the first phone keeps its answer
+    assert first.locator("h1").inner_text().endswith("正品")
+    assert "您是第一位查验这枚码的人" in main_text(first)
 
 
 def test_invalid_when_the_signature_is_tampered(

@@ -42,10 +42,27 @@ def test_a_malformed_code_has_no_code_info_and_still_renders() -> None:
     assert r.status_code == 200
     assert "Not valid" in r.text
     assert "The code is malformed" in r.text
-    assert "GTIN check digit is wrong" in r.text  # the detail, in English
+    # The shopper reads a sentence; the technical detail stays in the JSON answer.
+    assert "GTIN check digit is wrong" not in r.text
     assert "format=json" not in r.text  # nothing to link to without a code
     assert r.headers["cache-control"] == "no-store"
     assert r.headers["content-language"] == "en"
+
+
+def test_a_bad_signature_page_says_a_sentence_not_bytes_or_hex() -> None:
+    detail = "signature does not verify: b'\\x01\\x02' (key 0a1b, sig 9f8e7d6c5b4a39281706)"
+    result = VerifyResult(
+        verdict=Verdict.invalid,
+        reasons=[Reason(code=ReasonCode.bad_signature, message=detail)],
+        code=CodeInfo(gtin="06901234567892", lot="L1", serial="1", key_id="0a1b", url="u"),
+        checked_at=NOW,
+    )
+    sentences = (("en", "The digital signature does not match"), ("zh", "数字签名不匹配"))
+    for lang, sentence in sentences:
+        text = _serve(result).get("/01/x?8030=s", headers={"Accept-Language": lang}).text
+        assert sentence in text
+        assert "b'" not in text
+        assert "9f8e7d6c5b4a39281706" not in text
 
 
 def test_times_show_in_china_time_and_sparse_events_render() -> None:

@@ -13,9 +13,9 @@ from sqlalchemy import Engine, text
 from registry.core.config import get_settings
 from registry.core.db import unit_of_work
 from registry.core.time import utcnow
-from registry.scans.ingest import CloneRules, ingest_scans
+from registry.scans.ingest import ingest_scans
+from registry.scans.records import ScanRecord
 from registry.scans.stream import GROUP, drain_scan_stream, encode, ensure_group
-from registry.verify.scans import ScanRecord
 from tests.factories import GTIN, World, label_codes, labeled_batch
 from tests.verify.helpers import path_of
 from tests.worker_process import TaskMode
@@ -85,11 +85,8 @@ def test_entries_of_a_dead_consumer_are_claimed_and_never_counted_twice(engine: 
         client.xadd(stream, encode(scan))  # type: ignore[arg-type]
     # A consumer reads the entries and dies before acknowledging them.
     client.xreadgroup(GROUP, "dead-consumer", {stream: ">"}, count=10)
-    rules = CloneRules.from_settings(settings)
-    assert drain_scan_stream(engine, client, stream=stream, rules=rules, batch_size=2) == 0
-    claimed = drain_scan_stream(
-        engine, client, stream=stream, rules=rules, batch_size=2, claim_idle_ms=0
-    )
+    assert drain_scan_stream(engine, client, stream=stream, batch_size=2) == 0
+    claimed = drain_scan_stream(engine, client, stream=stream, batch_size=2, claim_idle_ms=0)
     assert claimed == 3
     assert client.xlen(stream) == 0
     client.close()
@@ -98,9 +95,9 @@ def test_entries_of_a_dead_consumer_are_claimed_and_never_counted_twice(engine: 
     # Entries delivered again after a crash between the commit and XACK are skipped.
     ids = ["1-0", "1-1", "1-2"]
     with unit_of_work(engine, write=True) as session:
-        assert ingest_scans(session, scans, rules=rules, stream_ids=ids).written == 3
+        assert ingest_scans(session, scans, stream_ids=ids).written == 3
     with unit_of_work(engine, write=True) as session:
-        repeat = ingest_scans(session, scans, rules=rules, stream_ids=ids)
+        repeat = ingest_scans(session, scans, stream_ids=ids)
     assert (repeat.written, repeat.duplicates) == (0, 3)
     assert counters(engine) == {"00000001": 4, "00000002": 2}
     assert scan_rows(engine) == 6

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from registry.core.identifiers import IdentifierError, check_gs1_text, normalize_gtin
-from registry.verify.errors import CodeFormatError
+from registry.codes.errors import CodeFormatError
+from registry.codes.gs1 import IdentifierError, check_gs1_text, normalize_gtin
 
 KEY_ID_LENGTH = 2
 SIGNATURE_LENGTH = 64

@@ -1,34 +1,28 @@
-"""Records consumer scans off the request path: `ScanRecorder`, an in-process bounded buffer
-that a background thread flushes into `scans` and `scan_counters` (and clone-signal alerts,
-as registry/scans/ingest.py writes them), one transaction per flush. Its queue, pending
-counts and thread are `ScanBuffer`'s, which the Redis stream recorder
-(registry/scans/stream.py) shares.
+"""Durable scan records, written off the request path: `ScanRecorder`, an in-process bounded
+buffer that a background thread flushes into `scans`, `scan_counters` and the alerts the
+scans' verdicts raised (registry/scans/ingest.py), one transaction per flush. Its queue and
+thread are `ScanBuffer`'s, which the Redis stream recorder (registry/scans/stream.py)
+shares.
 
 `record` never blocks on the database: when the buffer is full the scan is dropped and
-counted in `dropped`. While a scan waits in the buffer, `pending` reports it, so a verdict
-can count scans that are not written yet (stored + pending + the current one). The count is
-exact except for the instant between a flush's commit and the buffer forgetting what it
-wrote, when that flush's scans of a code count twice; a flush takes milliseconds.
+counted in `dropped`. Verdicts do not read these records: they read the device counters
+(registry/scans/counter.py), taken before each answer.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import Engine
 
-from registry.core.config import get_settings
 from registry.core.db import unit_of_work
-from registry.scans.ingest import CloneRules, ingest_scans
+from registry.scans.ingest import ingest_scans
+from registry.scans.rules import CloneSignal
 
 log = logging.getLogger(__name__)
 CodeKey = tuple[str, str, str]  # (gtin, lot, serial)
@@ -46,60 +40,28 @@ class ScanRecord:
     scanned_at: datetime
     lat: float | None = None
     lon: float | None = None
-    country: str | None = None
-    client_hash: str | None = None
+    region: str | None = None
+    device: str | None = None
+    batch_id: str | None = None
+    brand_id: str | None = None
+    # The clone signals the scan's verdict found: alerts are raised from these, and the
+    # rules are not evaluated again.
+    signals: tuple[CloneSignal, ...] = ()
 
     @property
     def key(self) -> CodeKey:
         return (self.gtin, self.lot, self.serial)
 
 
-def coarse_coordinate(value: str | None, *, limit: float) -> float | None:
-    """A client-supplied latitude/longitude rounded to 0.1 degree, or None if unusable."""
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    if not -limit <= number <= limit:  # also refuses NaN
-        return None
-    return round(number, 1)
-
-
-def country_code(value: str | None) -> str | None:
-    """An ISO 3166 alpha-2 code as set by a geo-IP proxy header, or None."""
-    if value is None or len(value) != 2 or not value.isascii() or not value.isalpha():
-        return None
-    return value.upper()
-
-
-def client_hash(address: str | None, user_agent: str | None, *, secret: str) -> str:
-    """A keyed hash of the client's address and user agent: repeat scans from one phone
-    look alike, but the stored value names no address."""
-    key = hashlib.sha256(b"registry-scan-client\x00" + secret.encode()).digest()
-    message = f"{address or ''}\x00{user_agent or ''}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
-
-
 class ScanSink(Protocol):
-    """Where the verifier hands consumer scans: never blocks, and reports what it still holds."""
+    """Where the verifier hands consumer scans: never blocks."""
 
     def record(self, scan: ScanRecord) -> bool: ...
 
-    def pending(self, key: CodeKey) -> tuple[int, datetime | None]: ...
-
-
-class ScanWriteListener(Protocol):
-    """Told of each committed write of the in-process buffer (the verification cache adds
-    the scans to the counters it holds)."""
-
-    def scans_written(self, scans: list[ScanRecord]) -> None: ...
-
 
 class ScanBuffer:
-    """What both recorders share: a bounded queue of scans, a per-code count of the queued
-    ones (`pending`), and a thread that hands them on in batches (`flush`) every `interval`
+    """What both recorders share: a bounded queue of scans and a thread that hands them on
+    in batches (`flush`) every `interval`
     seconds, or at once when a full batch waits. A subclass says where a batch goes
     (`_deliver`) and what becomes of scans that find no room (`_spill`)."""
 
@@ -109,8 +71,6 @@ class ScanBuffer:
         self._max_batch = max_batch
         self._name = name
         self._buffer: deque[ScanRecord] = deque()
-        # code -> [scans queued or being delivered, earliest scanned_at among them]
-        self._pending: dict[CodeKey, list[Any]] = {}
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
@@ -128,12 +88,6 @@ class ScanBuffer:
                 self._buffer.append(scan)
                 self.recorded += 1
                 size += 1
-                entry = self._pending.get(scan.key)
-                if entry is None:
-                    self._pending[scan.key] = [1, scan.scanned_at]
-                else:
-                    entry[0] += 1
-                    entry[1] = min(entry[1], scan.scanned_at)
                 full = False
             else:
                 full = True
@@ -142,12 +96,6 @@ class ScanBuffer:
         if size >= self._max_batch:
             self._wake.set()
         return True
-
-    def pending(self, key: CodeKey) -> tuple[int, datetime | None]:
-        """Scans of `key` queued here and not yet delivered, and the earliest one's time."""
-        with self._lock:
-            entry = self._pending.get(key)
-            return (0, None) if entry is None else (int(entry[0]), entry[1])
 
     @property
     def buffered(self) -> int:
@@ -198,18 +146,8 @@ class ScanBuffer:
             self._deliver(batch)
             return len(batch)
 
-    def _forget(self, scans: list[ScanRecord]) -> None:
-        """Drop delivered (or lost) scans from `pending`; the caller holds `_lock`."""
-        for scan in scans:
-            entry = self._pending.get(scan.key)
-            if entry is None:
-                continue
-            entry[0] -= 1
-            if entry[0] <= 0:
-                del self._pending[scan.key]
-
     def _deliver(self, batch: list[ScanRecord]) -> None:
-        """Send a batch on and `_forget` it (runs under `_flush_lock`)."""
+        """Send a batch on (runs under `_flush_lock`)."""
         raise NotImplementedError
 
     def _spill(self, scans: list[ScanRecord]) -> int:
@@ -236,18 +174,9 @@ class ScanRecorder(ScanBuffer):
         self.dropped = 0
         self.written = 0
         self.failed_flushes = 0
-        self.listeners: list[ScanWriteListener] = []
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """No write starts, and none is half done (committed, listeners not yet told),
-        while this is held: a reader of `scan_counters` sees exactly the writes its
-        listeners were told of."""
-        with self._flush_lock:
-            yield
 
     def _deliver(self, batch: list[ScanRecord]) -> None:
-        """Write the batch in one transaction, then tell the listeners. On failure the scans
+        """Write the batch in one transaction. On failure the scans
         go back to the front of the queue (those that no longer fit are dropped and
         counted) and the error is raised."""
         try:
@@ -256,10 +185,7 @@ class ScanRecorder(ScanBuffer):
             self.failed_flushes += 1
             self._requeue(batch)
             raise
-        for listener in self.listeners:
-            listener.scans_written(batch)
         with self._lock:
-            self._forget(batch)
             self.written += len(batch)
 
     def _spill(self, scans: list[ScanRecord]) -> int:
@@ -273,9 +199,8 @@ class ScanRecorder(ScanBuffer):
             keep, lost = batch[:room], batch[room:]
             self._buffer.extendleft(reversed(keep))
             self.dropped += len(lost)
-            self._forget(lost)
 
     def _write(self, batch: list[ScanRecord]) -> None:
         # The same write as the Redis stream drain's: scans, counters, clone-signal alerts.
         with unit_of_work(self._engine, write=True) as session:
-            ingest_scans(session, batch, rules=CloneRules.from_settings(get_settings()))
+            ingest_scans(session, batch)

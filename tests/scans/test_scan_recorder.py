@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,8 +17,8 @@ from registry.core.db import make_engine, unit_of_work
 from registry.core.errors import RegistryError
 from registry.core.time import as_utc
 from registry.main import create_app
-from registry.verify.models import Scan, ScanCounter
-from registry.verify.scans import ScanRecord, ScanRecorder, client_hash, coarse_coordinate
+from registry.scans.models import Scan, ScanCounter
+from registry.scans.records import ScanRecord, ScanRecorder
 from tests.factories import World, label_codes, labeled_batch
 from tests.verify.helpers import flip_signature_bit, path_of
 
@@ -43,12 +45,12 @@ def scan_rows(engine: Engine) -> list[Scan]:
 
 def test_flush_writes_scans_and_adds_to_counters(engine: Engine) -> None:
     recorder = ScanRecorder(engine)
-    recorder.record(scan(T0 + timedelta(minutes=5), lat=26.3, lon=108.5, country="CN"))
+    recorder.record(scan(T0 + timedelta(minutes=5), lat=26.3, lon=108.5, region="Kaili, CN"))
     recorder.record(scan(T0))
     recorder.record(scan(T0, serial="00000002"))
-    assert recorder.pending(CODE) == (2, T0)
+    assert recorder.buffered == 3
     assert recorder.flush() == 3
-    assert recorder.pending(CODE) == (0, None)
+    assert recorder.buffered == 0
     assert counters(engine) == {
         "00000001": (2, T0, T0 + timedelta(minutes=5)),
         "00000002": (1, T0, T0),
@@ -59,7 +61,7 @@ def test_flush_writes_scans_and_adds_to_counters(engine: Engine) -> None:
     assert counters(engine)["00000001"] == (4, T0 - timedelta(days=1), T0 + timedelta(days=1))
     rows = scan_rows(engine)
     assert len(rows) == 5
-    assert (rows[0].lat, rows[0].lon, rows[0].country) == (26.3, 108.5, "CN")
+    assert (rows[0].lat, rows[0].lon, rows[0].region) == (26.3, 108.5, "Kaili, CN")
     assert recorder.written == 5
 
 
@@ -68,7 +70,7 @@ def test_a_full_buffer_drops_and_counts_instead_of_blocking(engine: Engine) -> N
     accepted = [recorder.record(scan(T0)) for _ in range(5)]
     assert accepted == [True, True, True, False, False]
     assert recorder.dropped == 2
-    assert recorder.pending(CODE)[0] == 3
+    assert recorder.buffered == 3
     recorder.flush()
     assert recorder.record(scan(T0)) is True
 
@@ -104,25 +106,13 @@ def test_a_failed_flush_keeps_the_scans_for_the_next_one(tmp_path: Path, engine:
     recorder.record(scan(T0))
     with pytest.raises(RegistryError):
         recorder.flush()
-    assert (recorder.buffered, recorder.failed_flushes, recorder.pending(CODE)[0]) == (1, 1, 1)
+    assert (recorder.buffered, recorder.failed_flushes) == (1, 1)
     recorder.start()  # the thread logs failures and keeps going
     time.sleep(0.4)
     recorder._engine = engine  # the database comes back
     recorder.stop()
     unmigrated.dispose()
     assert counters(engine)["00000001"][0] == 1
-
-
-def test_client_details_are_coarse_and_hashed() -> None:
-    assert coarse_coordinate("26.2547", limit=90) == 26.3
-    assert coarse_coordinate("-108.04", limit=180) == -108.0
-    for bad in ("91", "nan", "x", "", None, "1e999"):
-        assert coarse_coordinate(bad, limit=90) is None
-    a = client_hash("203.0.113.7", "Mozilla/5.0", secret="s")
-    assert len(a) == 32
-    assert a == client_hash("203.0.113.7", "Mozilla/5.0", secret="s")
-    assert a != client_hash("203.0.113.8", "Mozilla/5.0", secret="s")
-    assert "203.0.113.7" not in a
 
 
 def test_consumer_scans_are_recorded_and_written_at_shutdown(world: World, engine: Engine) -> None:
@@ -135,7 +125,7 @@ def test_consumer_scans_are_recorded_and_written_at_shutdown(world: World, engin
             client.get(path_of(good) + "&lat=26.2547&lon=108.51", headers=headers).json()
             for _ in range(3)
         ]
-        assert [c["scans"]["count"] for c in counts] == [1, 2, 3]
+        assert [c["scans"]["count"] for c in counts] == [1, 1, 1]  # one phone, three loads
         assert len({c["scans"]["first_at"] for c in counts}) == 1
         bad = client.get(path_of(flip_signature_bit(other)), headers=headers).json()
         assert bad["verdict"] == "invalid"
@@ -145,16 +135,43 @@ def test_consumer_scans_are_recorded_and_written_at_shutdown(world: World, engin
     rows = scan_rows(engine)  # the lifespan's shutdown flushed the buffer
     assert len(rows) == 4
     assert {r.serial for r in rows} == {"00000001"}  # invalid codes are not counted
-    assert (rows[0].lat, rows[0].lon, rows[0].country) == (26.3, 108.5, "CN")
+    # Coarse position only; the proxy header is not believed (no trusted proxy configured).
+    assert (rows[0].lat, rows[0].lon, rows[0].region, rows[0].country) == (
+        26.3,
+        108.5,
+        "26.3,108.5",
+        None,
+    )
     assert (rows[3].lat, rows[3].lon) == (None, None)
     assert len({r.client_hash for r in rows}) == 1
     assert counters(engine)["00000001"][0] == 4
 
 
-def test_counts_survive_a_restart(world: World, engine: Engine) -> None:
+def test_devices_and_flags_survive_a_restart_without_redis(world: World, engine: Engine) -> None:
     _, run = labeled_batch(world, units=10, count=1)
     (url,) = label_codes(world, run["run_id"])
-    for expected in (1, 2):
-        with TestClient(create_app(engine)) as client:
-            r = client.get(path_of(url), headers={"Accept": "application/json"})
-            assert r.json()["scans"]["count"] == expected
+
+    def scan_by(device: int) -> dict[str, Any]:
+        with TestClient(create_app(engine)) as client:  # a fresh process each time
+            client.app.state.verifier.rules = replace(  # type: ignore[attr-defined]
+                client.app.state.verifier.rules,  # type: ignore[attr-defined]
+                default_threshold=2,
+            )
+            headers = {"Accept": "application/json", "Cookie": f"rg_device={device:032x}"}
+            return dict(client.get(path_of(url), headers=headers).json())
+
+    first = scan_by(1)
+    assert (first["scans"]["count"], first["scans"]["first_by_you"]) == (1, True)
+    assert scan_by(2)["scans"]["count"] == 2
+    again = scan_by(1)
+    assert (again["scans"]["count"], again["verdict"]) == (2, "genuine")
+    assert again["scans"]["first_at"] == first["scans"]["first_at"]
+    third = scan_by(3)
+    assert (third["scans"]["count"], third["verdict"]) == (3, "suspicious")
+    # The flag was written as an alert: a restarted process still holds it.
+    second = scan_by(2)
+    assert (second["verdict"], second["reasons"][0]["code"]) == (
+        "suspicious",
+        "scan_threshold_exceeded",
+    )
+    assert scan_by(1)["verdict"] == "genuine"

@@ -17,8 +17,8 @@ from typing import Literal, TypeGuard, get_args
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from registry.verify.digital_link import KEY_ID_LENGTH, LabelCode
-from registry.verify.errors import (
+from registry.codes.digital_link import KEY_ID_LENGTH, LabelCode
+from registry.codes.errors import (
     KeySetError,
     RevokedKeyError,
     SignatureError,

@@ -1,0 +1,341 @@
+"""Per-code device counters, taken before the answer: which devices scanned a code, in what
+order, where it was last located, and whether it is flagged.
+
+`observe` adds a device to a code atomically and returns what the counter knew at that
+instant, so two scans in a row (in any API process) are judged in order. With Redis
+(REGISTRY_REDIS_URL) it is one Lua script per scan on a hash per code, seen by every process
+on its next request; without Redis, a dict in this process (the embedded default, one
+process). `peek` reads codes without adding a device (bulk and CLI checks are not scans).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any, Protocol
+
+import orjson
+import redis
+from anyio import to_thread
+from redis.asyncio import Redis as AsyncRedis
+from sqlalchemy import Engine
+
+from registry.core.config import Settings
+from registry.scans.history import CodeHistory, load_histories, scanned_serials
+from registry.scans.rules import CodeScans, Flag, Located
+
+log = logging.getLogger(__name__)
+CodeKey = tuple[str, str, str]  # (gtin, lot, serial)
+REDIS_RETRY_AFTER = 5.0  # seconds a process counts in memory after Redis failed
+
+
+class DeviceCounter(Protocol):
+    async def observe(
+        self, key: CodeKey, device: str, *, at: datetime, here: Located | None
+    ) -> CodeScans: ...
+
+    async def flag(self, key: CodeKey, flag: Flag) -> None: ...
+
+    def peek(self, keys: Sequence[CodeKey]) -> list[CodeScans]: ...
+
+
+def _located_json(place: Located) -> bytes:
+    return orjson.dumps(
+        [place.at, place.lat, place.lon, place.radius_km, place.device, place.region],
+        option=orjson.OPT_UTC_Z,
+    )
+
+
+def _located(raw: Any) -> Located | None:
+    if not raw:
+        return None
+    at, lat, lon, radius, device, region = orjson.loads(raw)
+    return Located(datetime.fromisoformat(at), lat, lon, radius, device, region)
+
+
+def _flag_json(flag: Flag) -> bytes:
+    return orjson.dumps([flag.kind, flag.at, flag.message], option=orjson.OPT_UTC_Z)
+
+
+def _flag(raw: Any) -> Flag | None:
+    if not raw:
+        return None
+    kind, at, message = orjson.loads(raw)
+    return Flag(kind, datetime.fromisoformat(at), message)
+
+
+def _text(raw: Any) -> str | None:
+    if raw is None or raw in (b"", ""):
+        return None
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+class _CodeState:
+    __slots__ = ("devices", "first_at", "first_region", "flag", "last_located")
+
+    def __init__(self) -> None:
+        self.devices: dict[str, int] = {}
+        self.first_at: datetime | None = None
+        self.first_region: str | None = None
+        self.flag: Flag | None = None
+        self.last_located: Located | None = None
+
+    def scans(self, rank: int | None) -> CodeScans:
+        return CodeScans(
+            len(self.devices), rank, self.first_at, self.first_region, self.flag, self.last_located
+        )
+
+
+Seed = Callable[[Sequence[CodeKey]], dict[CodeKey, CodeHistory]]
+LotSerials = Callable[[tuple[str, str]], set[str]]
+
+
+class MemoryDeviceCounter:
+    """The counters in this process (no Redis): exact for one process, at most `max_codes`
+    codes (the least recently used are forgotten first). With `seed`, a code this process
+    does not hold starts from its durable history (registry/scans/history.py), so a
+    restart forgets no device and no flag that was written."""
+
+    def __init__(
+        self,
+        max_codes: int = 500_000,
+        *,
+        seed: Seed | None = None,
+        lot_serials: LotSerials | None = None,
+    ) -> None:
+        self._max_codes = max_codes
+        self._seed = seed
+        self._lot_serials = lot_serials
+        # (gtin, lot) -> serials with durable scans, read once per lot: a code outside it
+        # starts empty without a query of its own
+        self._durable: OrderedDict[tuple[str, str], set[str]] = OrderedDict()
+        self._codes: OrderedDict[CodeKey, _CodeState] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _missing(self, keys: Sequence[CodeKey]) -> tuple[list[CodeKey], bool]:
+        """Codes not held that may have a history, and whether a lot must be read first."""
+        if self._seed is None:
+            return [], False
+        with self._lock:
+            missing = [key for key in dict.fromkeys(keys) if key not in self._codes]
+            if self._lot_serials is None:
+                return missing, False
+            if any((key[0], key[1]) not in self._durable for key in missing):
+                return missing, True
+            return [k for k in missing if k[2] in self._durable[(k[0], k[1])]], False
+
+    def _add_seeds(self, keys: Sequence[CodeKey]) -> None:
+        """Load the history of codes not held (called outside the event loop)."""
+        assert self._seed is not None
+        if self._lot_serials is not None:
+            for lot in dict.fromkeys((key[0], key[1]) for key in keys):
+                if lot not in self._durable:
+                    serials = self._lot_serials(lot)
+                    with self._lock:
+                        self._durable[lot] = serials
+                        while len(self._durable) > 4096:
+                            self._durable.popitem(last=False)
+            with self._lock:
+                keys = [k for k in keys if k[2] in self._durable.get((k[0], k[1]), {k[2]})]
+        if not keys:
+            return
+        histories = self._seed(keys)
+        with self._lock:
+            for key, history in histories.items():
+                if key in self._codes:
+                    continue  # a scan in this process got there first
+                state = self._state(key)
+                state.devices = dict(history.devices)
+                state.first_at, state.first_region = history.first_at, history.first_region
+                state.flag = history.flag
+
+    def _state(self, key: CodeKey) -> _CodeState:
+        """The code's state, made if absent (the caller holds the lock)."""
+        state = self._codes.get(key)
+        if state is None:
+            state = self._codes[key] = _CodeState()
+            while len(self._codes) > self._max_codes:
+                self._codes.popitem(last=False)
+        else:
+            self._codes.move_to_end(key)
+        return state
+
+    def observe_now(
+        self, key: CodeKey, device: str, *, at: datetime, here: Located | None
+    ) -> CodeScans:
+        with self._lock:
+            state = self._state(key)
+            rank = state.devices.get(device)
+            if rank is None:
+                rank = state.devices[device] = len(state.devices) + 1
+                if rank == 1:
+                    state.first_at = at
+                    state.first_region = here.region if here else None
+            seen = state.scans(rank)
+            if here is not None:
+                state.last_located = here
+            return seen
+
+    async def observe(
+        self, key: CodeKey, device: str, *, at: datetime, here: Located | None
+    ) -> CodeScans:
+        missing, read_lot = self._missing([key])
+        if missing or read_lot:
+            await to_thread.run_sync(self._add_seeds, missing)
+        return self.observe_now(key, device, at=at, here=here)
+
+    def flag_now(self, key: CodeKey, flag: Flag) -> None:
+        with self._lock:
+            state = self._codes.get(key)
+            if state is not None and state.flag is None:
+                state.flag = flag
+
+    async def flag(self, key: CodeKey, flag: Flag) -> None:
+        self.flag_now(key, flag)
+
+    def peek(self, keys: Sequence[CodeKey]) -> list[CodeScans]:
+        missing, read_lot = self._missing(keys)
+        if missing or read_lot:
+            self._add_seeds(missing)
+        with self._lock:
+            return [
+                state.scans(None) if (state := self._codes.get(key)) else CodeScans()
+                for key in keys
+            ]
+
+
+# KEYS[1]: the code's hash. ARGV: device, time, region, retention seconds, located JSON.
+# Fields: n (devices), d:<device> (its rank), first_at, first_region, flag, loc.
+_OBSERVE = """
+local key = KEYS[1]
+local field = 'd:' .. ARGV[1]
+local rank = redis.call('HGET', key, field)
+if not rank then
+  rank = redis.call('HINCRBY', key, 'n', 1)
+  redis.call('HSET', key, field, rank)
+  if rank == 1 then
+    redis.call('HSET', key, 'first_at', ARGV[2], 'first_region', ARGV[3])
+  end
+end
+local state = redis.call('HMGET', key, 'n', 'first_at', 'first_region', 'flag', 'loc')
+if ARGV[5] ~= '' then
+  redis.call('HSET', key, 'loc', ARGV[5])
+end
+redis.call('EXPIRE', key, tonumber(ARGV[4]))
+return {tonumber(rank), state[1], state[2], state[3], state[4], state[5]}
+"""
+_FIELDS = ("n", "first_at", "first_region", "flag", "loc")
+
+
+class RedisDeviceCounter:
+    """The counters in Redis, shared by every API process. If Redis fails, this process
+    counts in memory for a few seconds (logged) rather than failing the scan."""
+
+    def __init__(self, url: str, *, prefix: str, retention_days: int, max_codes: int) -> None:
+        timeouts: dict[str, Any] = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+        self._sync = redis.Redis.from_url(url, **timeouts)
+        self._async = AsyncRedis.from_url(url, **timeouts)
+        self._prefix = prefix
+        self._retention = retention_days * 86400
+        self._observe_async = self._async.register_script(_OBSERVE)
+        self.fallback = MemoryDeviceCounter(max_codes)
+        self._down_until = 0.0
+
+    def key(self, code: CodeKey) -> str:
+        return f"{self._prefix}{code[0]}/{code[1]}/{code[2]}"
+
+    def _failed(self, exc: Exception) -> None:
+        if time.monotonic() >= self._down_until:
+            log.warning("device counters unreachable in Redis (%s); counting in memory", exc)
+        self._down_until = time.monotonic() + REDIS_RETRY_AFTER
+
+    async def observe(
+        self, key: CodeKey, device: str, *, at: datetime, here: Located | None
+    ) -> CodeScans:
+        if time.monotonic() < self._down_until:
+            return self.fallback.observe_now(key, device, at=at, here=here)
+        try:
+            reply: Any = await self._observe_async(
+                keys=[self.key(key)],
+                args=[
+                    device,
+                    at.isoformat(),
+                    here.region if here else "",
+                    self._retention,
+                    _located_json(here) if here else "",
+                ],
+            )
+        except (redis.RedisError, OSError) as exc:
+            self._failed(exc)
+            return self.fallback.observe_now(key, device, at=at, here=here)
+        rank, devices, first_at, first_region, flag, located = reply
+        return CodeScans(
+            devices=int(devices),
+            rank=int(rank),
+            first_at=datetime.fromisoformat(_text(first_at) or at.isoformat()),
+            first_region=_text(first_region),
+            flag=_flag(flag),
+            last_located=_located(located),
+        )
+
+    async def flag(self, key: CodeKey, flag: Flag) -> None:
+        try:
+            await self._async.hsetnx(self.key(key), "flag", _flag_json(flag))
+        except (redis.RedisError, OSError) as exc:
+            self._failed(exc)
+            self.fallback.flag_now(key, flag)
+
+    def peek(self, keys: Sequence[CodeKey]) -> list[CodeScans]:
+        if not keys:
+            return []
+        try:
+            pipe = self._sync.pipeline(transaction=False)
+            for key in keys:
+                pipe.hmget(self.key(key), _FIELDS)
+            replies: list[Any] = pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            self._failed(exc)
+            return self.fallback.peek(keys)
+        found = []
+        for devices, first_at, first_region, flag, located in replies:
+            first = _text(first_at)
+            found.append(
+                CodeScans(
+                    devices=int(devices or 0),
+                    first_at=datetime.fromisoformat(first) if first else None,
+                    first_region=_text(first_region),
+                    flag=_flag(flag),
+                    last_located=_located(located),
+                )
+            )
+        return found
+
+    async def aclose(self) -> None:
+        await self._async.aclose()
+        self._sync.close()
+
+
+def device_counter_for(
+    settings: Settings, engine: Engine | None = None
+) -> MemoryDeviceCounter | RedisDeviceCounter:
+    """Redis counters when Redis is configured, else this process's (seeded from the
+    durable scan records of `engine` when given)."""
+    if settings.redis_url:
+        return RedisDeviceCounter(
+            settings.redis_url,
+            prefix=settings.device_key_prefix,
+            retention_days=settings.device_retention_days,
+            max_codes=settings.device_memory_codes,
+        )
+    if engine is None:
+        return MemoryDeviceCounter(settings.device_memory_codes)
+    return MemoryDeviceCounter(
+        settings.device_memory_codes,
+        seed=partial(load_histories, engine),
+        lot_serials=partial(scanned_serials, engine),
+    )
