@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlmodel import Session, col, select
 
 from registry.log import merkle
@@ -9,7 +11,7 @@ from registry.log.checkpoints import latest_checkpoint
 from registry.log.exceptions import LogRangeInvalid, TreeSizeUnavailable
 from registry.log.models import LogLeaf
 from registry.log.schemas import ConsistencyProof, HeadProof, InclusionProof, LogEntries, LogEntry
-from registry.log.store import current_state, hashes_of_ranges
+from registry.log.store import current_state, hashes_of_ranges, read_nodes
 
 MAX_ENTRIES = 1000
 
@@ -108,3 +110,37 @@ def batch_head_proof(session: Session, *, batch_id: str, head_seq: int) -> HeadP
         select(LogLeaf.leaf_index).where(LogLeaf.batch_id == batch_id, LogLeaf.seq == head_seq)
     ).first()
     return head_proof(session, leaf_index=index)
+
+
+def batch_head_proofs(session: Session, heads: Sequence[tuple[str, int]]) -> dict[str, HeadProof]:
+    """`batch_head_proof` of many batches, keyed by batch id, in a fixed number of queries
+    (the verification loader asks for every batch of some lots at once)."""
+    if not heads:
+        return {}
+    wanted = set(heads)
+    indexes: dict[str, int] = {}
+    for batch_id, seq, index in session.exec(
+        select(LogLeaf.batch_id, LogLeaf.seq, LogLeaf.leaf_index).where(
+            col(LogLeaf.batch_id).in_(sorted({b for b, _ in heads}))
+        )
+    ):
+        if (batch_id, seq) in wanted:
+            indexes[batch_id] = index
+    checkpoint = latest_checkpoint(session)
+    size = None if checkpoint is None else checkpoint.size
+    note = None if checkpoint is None else checkpoint.note
+    ranges = {
+        batch_id: merkle.inclusion_ranges(index, size)
+        for batch_id, index in indexes.items()
+        if size is not None and index < size
+    }
+    nodes = read_nodes(session, set().union(*(merkle.needed_nodes(r) for r in ranges.values())))
+    proofs: dict[str, HeadProof] = {}
+    for batch_id, _ in heads:
+        leaf = indexes.get(batch_id)
+        proof: list[str] | None = None
+        if batch_id in ranges:
+            hashes = merkle.hash_ranges(ranges[batch_id], lambda level, i: nodes[(level, i)])
+            proof = [h.hex() for h in hashes]
+        proofs[batch_id] = HeadProof(leaf_index=leaf, tree_size=size, proof=proof, checkpoint=note)
+    return proofs

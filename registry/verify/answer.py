@@ -146,14 +146,17 @@ def render_parts(batch: Batch, facts: Facts) -> BatchParts:
     """`describe_batch` and the chain of a batch, rendered once."""
     audit = facts.audits[batch.id]
     described = describe_batch(batch, facts.brands[batch.brand_id], facts)
+    proof = facts.head_proofs.get(batch.id)
     chain = {
         "length": audit.length,
         "head_hash": batch.head_hash,
         "intact": audit.intact,
-        # The transparency log's head leaf index, inclusion proof and checkpoint go here.
-        "leaf_index": None,
-        "inclusion_proof": None,
-        "checkpoint": None,
+        # The transparency log: the head event's leaf, its inclusion proof up to the root of
+        # the signed checkpoint (null while the head is newer than the latest checkpoint).
+        "leaf_index": proof.leaf_index if proof else None,
+        "tree_size": proof.tree_size if proof else None,
+        "inclusion_proof": proof.proof if proof else None,
+        "checkpoint": proof.checkpoint if proof else None,
     }
     return BatchParts(
         brand=orjson.Fragment(described.brand.model_dump_json()),

@@ -1,7 +1,8 @@
 """What the database knows about some lots (GTIN + lot), loaded by one loader in a fixed
 number of queries whatever the number of lots: batches with their producer, brands and
-licences in force, label runs, events with their actors' names (and English ones). The
-chain audit of each batch is computed once, when its facts are loaded.
+licences in force, label runs, events with their actors' names (and English ones), and
+each batch head's inclusion proof in the transparency log. The chain audit of each batch
+is computed once, when its facts are loaded.
 
 The verification cache (registry/verify/cache.py) stores what this loads; with the cache
 off, every request calls it afresh. Nothing else loads lot facts.
@@ -23,6 +24,8 @@ from registry.batches.models import Batch, Event
 from registry.batches.schemas import AuditReport
 from registry.brands.models import Brand, License, LicenseStatus
 from registry.labels.models import LabelRun
+from registry.log.proofs import batch_head_proofs
+from registry.log.schemas import HeadProof
 from registry.orgs.models import Organization
 
 Lot = tuple[str, str]  # (gtin, lot)
@@ -50,6 +53,9 @@ class Facts:
     actor_names: dict[str, str] = field(default_factory=dict)
     actor_names_en: dict[str, str] = field(default_factory=dict)  # where an org has one
     audits: dict[str, AuditReport] = field(default_factory=dict)
+    # Each batch head's place in the transparency log, proved against the latest signed
+    # checkpoint when it was loaded (a cache refresh picks up a newer checkpoint).
+    head_proofs: dict[str, HeadProof] = field(default_factory=dict)
 
     def merge(self, other: Facts) -> None:
         self.batches.update(other.batches)
@@ -61,6 +67,7 @@ class Facts:
         self.actor_names.update(other.actor_names)
         self.actor_names_en.update(other.actor_names_en)
         self.audits.update(other.audits)
+        self.head_proofs.update(other.head_proofs)
 
 
 def load_lots(session: Session, lots: Sequence[Lot], *, today: date) -> dict[Lot, Facts]:
@@ -110,6 +117,7 @@ def load_lots(session: Session, lots: Sequence[Lot], *, today: date) -> dict[Lot
         actor_names[event.actor_org_id] = actor
         if actor_en:
             actor_names_en[event.actor_org_id] = actor_en
+    proofs = batch_head_proofs(session, [(batch.id, batch.head_seq) for batch, _ in rows])
     for batch, producer in rows:
         facts = found[(batch.gtin or "", batch.lot)]
         facts.batches.setdefault((batch.gtin or "", batch.lot), []).append(batch)
@@ -124,4 +132,5 @@ def load_lots(session: Session, lots: Sequence[Lot], *, today: date) -> dict[Lot
             if event.actor_org_id in actor_names_en:
                 facts.actor_names_en[event.actor_org_id] = actor_names_en[event.actor_org_id]
         facts.audits[batch.id] = audit_loaded(batch=batch, events=facts.events[batch.id])
+        facts.head_proofs[batch.id] = proofs[batch.id]
     return found

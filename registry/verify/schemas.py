@@ -98,9 +98,11 @@ class ChainInfo(BaseModel):
     head_hash: str
     intact: bool
     # The transparency log (registry/log/, DESIGN "The transparency log"): the head event's
-    # leaf index, its inclusion proof and the signed checkpoint it is proved against.
-    # None until the log is wired into verification.
+    # leaf index, the size of the latest signed checkpoint, the head's inclusion proof up to
+    # that checkpoint's root (hex, RFC 9162 order; None while the head is newer than the
+    # checkpoint) and the checkpoint itself (a signed note). None where the log has none.
     leaf_index: int | None = None
+    tree_size: int | None = None
     inclusion_proof: list[str] | None = None
     checkpoint: str | None = None
 

@@ -73,11 +73,14 @@ def test_a_genuine_code_says_where_it_came_from(world: World, labels: tuple) -> 
     assert {e["actor"] for e in result["timeline"]} == {"coop org"}
     assert result["timeline"][0]["event_time"] == "2026-11-20T08:30:00+08:00"
     head = world.call("GET", f"/v1/batches/{batch['id']}", world.coop).json()["head"]
+    assert isinstance(result["chain"]["leaf_index"], int)  # the head's leaf in the log
     assert result["chain"] == {
         "length": 5,
         "head_hash": head["hash"],
         "intact": True,
-        "leaf_index": None,  # the transparency log's proof goes here once it is wired
+        "leaf_index": result["chain"]["leaf_index"],
+        # No checkpoint published yet (tests/test_verify_log_proof.py publishes one).
+        "tree_size": None,
         "inclusion_proof": None,
         "checkpoint": None,
     }
