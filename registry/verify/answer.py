@@ -6,6 +6,7 @@ are rendered once per batch when its facts are loaded, and reused as JSON fragme
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -122,10 +123,23 @@ def _timeline_entry(event: Event, facts: Facts) -> TimelineEntry:
     )
 
 
+def _as_text(entry: Any) -> str:
+    """A JSON value as JSON text. orjson writes no integer beyond 64 bits (it raises a
+    TypeError), so such a value is written by the standard library instead; an integer
+    too long even for that (ValueError, the interpreter's digit limit) by its size only."""
+    try:
+        return orjson.dumps(entry, default=str).decode()
+    except TypeError:
+        try:
+            return json.dumps(entry, default=str, ensure_ascii=False, separators=(",", ":"))
+        except ValueError:
+            return f"<{type(entry).__name__} too large to repeat>"
+
+
 def _echo(entry: Any) -> str:
     """The entry as the answer repeats it: text, cut to a URL's maximum length, and
     encodable (a lone surrogate in the request must not break the response)."""
-    text = entry if isinstance(entry, str) else orjson.dumps(entry, default=str).decode()
+    text = entry if isinstance(entry, str) else _as_text(entry)
     if len(text) > MAX_URL_LENGTH:
         text = text[:MAX_URL_LENGTH] + "…"
     return text.encode("utf-8", "backslashreplace").decode("utf-8")

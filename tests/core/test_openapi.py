@@ -33,11 +33,7 @@ CHECKS = [
 ]
 EXAMPLES_PER_OPERATION = 12
 # Found by this test and owned elsewhere: remove the entry with the fix.
-KNOWN_FAILURES = {
-    # A code that is a JSON value holding an integer beyond 64 bits: the echo of the input
-    # (registry/verify/service.py `_echo`, orjson.dumps) raises TypeError -> 500.
-    "POST /v1/verify": "500 echoing an integer beyond 64 bits (registry/verify, issue 10)",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def test_every_operation_declares_security_and_errors(client: TestClient) -> None:

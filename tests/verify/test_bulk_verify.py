@@ -80,6 +80,21 @@ def test_bulk_queries_do_not_grow_with_the_number_of_codes(world: World) -> None
     assert warm == []  # both lots are cached: no database round trip at all
 
 
+def test_codes_holding_integers_beyond_64_bits_are_repeated_not_a_500(world: World) -> None:
+    # orjson writes no integer beyond 64 bits; the echo of the input must not fail on one.
+    codes: list[Any] = [2**64, -(2**70), {"n": 2**64 + 1}, [1, 2**100], 2**63 - 1]
+    results = bulk(world, codes)
+    assert [r["code"] for r in results] == [
+        str(2**64),
+        str(-(2**70)),
+        f'{{"n":{2**64 + 1}}}',
+        f"[1,{2**100}]",
+        str(2**63 - 1),
+    ]
+    assert {r["verdict"] for r in results} == {"invalid"}
+    assert {r["reasons"][0]["code"] for r in results} == {"malformed_code"}
+
+
 def test_more_than_a_thousand_codes_is_a_validation_error(world: World) -> None:
     r = world.client.post("/v1/verify", json={"codes": ["x"] * 1001})
     assert r.status_code == 422
