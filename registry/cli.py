@@ -181,17 +181,29 @@ def create_key(
 
 @admin_app.command("create-user")
 def create_user(
-    org: Annotated[str, typer.Option(help="organization id")],
-    username: Annotated[str, typer.Option(help="username or phone number")],
-    role: Annotated[str, typer.Option(help="member or admin (admins manage members)")] = "member",
-    display_name: Annotated[str | None, typer.Option()] = None,
+    org: Annotated[str, typer.Option(metavar="ORG_ID", help="The organization's id.")],
+    username: Annotated[str, typer.Option(metavar="NAME", help="A username or a phone number.")],
+    role: Annotated[
+        str, typer.Option(metavar="ROLE", help="member, or admin (admins manage members).")
+    ] = "member",
+    display_name: Annotated[
+        str | None, typer.Option(metavar="NAME", help="The name shown in the console.")
+    ] = None,
     password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="read the password from standard input")
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Create a console login for a member of an organization (a generated password is
-    printed once unless --password-stdin gives one)."""
+    """Create a console login for a member of an organization.
+
+    A generated password is printed once, unless --password-stdin reads one from standard
+    input.
+
+    \b
+    Examples:
+      registry admin create-user --org "$COOP_ID" --username zhang.wei
+      echo "$PASSWORD" | registry admin create-user --org "$COOP_ID" --username li --password-stdin
+    """
     from registry.console.cli_users import create_user as create
     from registry.console.models import MemberRole
 
