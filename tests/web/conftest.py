@@ -33,8 +33,11 @@ PHONE = {"width": 360, "height": 740}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one test module. Per module, not per session: Playwright's sync API
+    keeps an event loop running in the main thread while it is open, which would break
+    every later test that runs its own loop (`asyncio.run`)."""
     if not CHROMIUM.exists() or not os.access(CHROMIUM, os.X_OK):
         message = f"{CHROMIUM} is missing (apt-get install chromium)"
         if REQUIRE_SERVICES:

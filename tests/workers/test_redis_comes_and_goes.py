@@ -124,7 +124,7 @@ def test_redis_goes_away_mid_run_and_comes_back(
 
     scan(40)
     r = world.call(
-        "POST", f"/v1/labels/runs/{run['run_id']}/sheet", world.coop, json={"layout": "a4-5x13"}
+        "POST", f"/v1/labels/runs/{run['run_id']}/sheet", world.coop, json={"layout": "a4-4x10"}
     )
     assert r.status_code == 202, r.text
     job_id = r.json()["job_id"]
