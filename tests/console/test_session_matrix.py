@@ -7,25 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from tests.console.helpers import make_member, signed_in_client
-from tests.core.test_authz_matrix import ENDPOINTS, Ctx
-from tests.factories import BRAND, World, harvested
+from tests.core.test_authz_matrix import ENDPOINTS, matrix_context
+from tests.factories import BRAND, World
 
 
 def test_member_sessions_get_their_organizations_answers(world: World) -> None:
-    batch_id = world.new_batch()["id"]
-    world.ok(batch_id, world.coop, harvested())
-    r = world.call(
-        "POST",
-        f"/v1/brands/{BRAND}/licenses",
-        world.owner,
-        json={
-            "org_id": world.coop2.id,
-            "valid_from": "2041-01-01",
-            "valid_to": "2041-06-30",
-            "annual_quota_kg": 500,
-        },
-    )
-    ctx = Ctx(world, batch_id, r.json()["id"])
+    ctx = matrix_context(world)
+    batch_id = ctx.batch_id
     sessions = {}
     for kind in ("coop", "handler", "regulator", "owner2"):
         make_member(world.engine, world.orgs[kind].id, f"{kind}-staff")

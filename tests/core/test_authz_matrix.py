@@ -210,8 +210,8 @@ def _caller_headers(world: World, caller: str) -> dict[str, str]:
     return world.orgs[caller].auth
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.id)
-def test_authorization_matrix(world: World, endpoint: Endpoint) -> None:
+def matrix_context(world: World) -> Ctx:
+    """A batch with a harvest and a second licence: what every endpoint of the matrix names."""
     batch_id = world.new_batch()["id"]
     world.ok(batch_id, world.coop, harvested())
     r = world.call(
@@ -226,6 +226,13 @@ def test_authorization_matrix(world: World, endpoint: Endpoint) -> None:
         },
     )
     ctx = Ctx(world, batch_id, r.json()["id"])
+    return ctx
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.id)
+def test_authorization_matrix(world: World, endpoint: Endpoint) -> None:
+    ctx = matrix_context(world)
+    batch_id = ctx.batch_id
     path = endpoint.path.format(
         coop=world.coop.id, brand=BRAND, license=ctx.license_id, batch=batch_id
     )
