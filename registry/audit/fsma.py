@@ -98,7 +98,7 @@ _SHOWN = frozenset(
 _LOCATION_KEYS = ("place", "county_code", "gln")
 # Batch cells remembered at most (events of a batch mostly come together): memory stays
 # flat however many batches an export covers.
-_BATCHES_KEPT = 4096
+_BATCHES_KEPT = 1024
 
 
 class Rows:
