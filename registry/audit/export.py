@@ -183,6 +183,7 @@ def count_events(session: Session, *, plan: ExportPlan, org: Organization | None
 
 
 def _record(row: Sequence[Any]) -> ExportEvent:
+    # _COLUMNS after `data` are ExportEvent's remaining fields, in its order.
     (_, batch_id, seq, type_, event_time, offset, recorded_at, actor, location, data, *rest) = row
     return ExportEvent(
         batch_id,
