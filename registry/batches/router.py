@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Response
+from fastapi import APIRouter, Body, Depends, Header, Request, Response
 
 from registry.batches import service, sync
 from registry.batches.audit import audit_with_head_proof
@@ -136,8 +136,11 @@ def audit(batch_id: str, session: SessionDep, org: Reader) -> AuditReport:
 
 
 @router.post("/sync", response_model=SyncResponse)
-def sync_outbox(body: SyncRequest, session: SessionDep, org: Writer) -> Response:
-    """Apply an offline outbox in order; each item succeeds or fails on its own."""
-    answer = SyncResponse(results=sync.apply_outbox(session, actor=org, items=body.items))
+def sync_outbox(body: SyncRequest, session: SessionDep, org: Writer, request: Request) -> Response:
+    """Apply an offline outbox in order; each item succeeds or fails on its own (a refused
+    one told to the app's refusal hook, if it has one)."""
+    hook = getattr(request.app.state, "sync_refusal_hook", None)
+    results = sync.apply_outbox(session, actor=org, items=body.items, on_refused=hook)
+    answer = SyncResponse(results=results)
     events = [r.event for r in answer.results if r.event is not None]
     return with_leaf_indexes(session, answer, events, status_code=200)

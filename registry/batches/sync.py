@@ -7,6 +7,8 @@ other locks still cause is retried inside the server, a bounded number of times.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,6 +22,10 @@ from registry.batches.service import append_event
 from registry.core.db import refused_value
 from registry.core.errors import Conflict, RegistryError
 from registry.orgs.models import Organization
+
+# Told of each item a rule refused (a RegistryError: 403, 409, 422...) in the request's
+# transaction; the audit layer above passes its alert recorder in (audit/refusals.py).
+RefusalHook = Callable[[Session, Organization, SyncItem, RegistryError], None]
 
 
 def _describe(exc: ValidationError, prefix: str = "") -> str:
@@ -59,10 +65,29 @@ class _KeyRace(Exception):
     """The item's idempotency key was inserted by a concurrent request meanwhile."""
 
 
-def _append(
-    session: Session, *, actor: Organization, item: SyncItem, event: EventBase
+def _refused(
+    session: Session,
+    *,
+    actor: Organization,
+    item: SyncItem,
+    error: RegistryError,
+    on_refused: RefusalHook | None,
 ) -> SyncResult:
-    """One item in its own savepoint: its event, or its refusal, which changes nothing."""
+    if on_refused is not None:
+        on_refused(session, actor, item, error)
+    return _rejected(item, error=error)
+
+
+def _append(
+    session: Session,
+    *,
+    actor: Organization,
+    item: SyncItem,
+    event: EventBase,
+    on_refused: RefusalHook | None,
+) -> SyncResult:
+    """One item in its own savepoint: its event, or its refusal, which changes nothing
+    (but is told to `on_refused`)."""
     savepoint = session.begin_nested()
     try:
         written, created = append_event(
@@ -74,10 +99,11 @@ def _append(
         )
     except RegistryError as exc:
         savepoint.rollback()
-        return _rejected(item, error=exc)
+        return _refused(session, actor=actor, item=item, error=exc, on_refused=on_refused)
     except DataError as exc:
         savepoint.rollback()
-        return _rejected(item, error=refused_value(exc))
+        refusal = refused_value(exc)
+        return _refused(session, actor=actor, item=item, error=refusal, on_refused=on_refused)
     except IntegrityError as exc:
         # Only a concurrent insert of the same (org, idempotency key) gets here: the batch
         # is locked, so its seq cannot clash. That request has committed by now.
@@ -93,7 +119,9 @@ def _append(
     )
 
 
-def _apply_once(session: Session, *, actor: Organization, items: list[Any]) -> list[SyncResult]:
+def _apply_once(
+    session: Session, *, actor: Organization, items: list[Any], on_refused: RefusalHook | None
+) -> list[SyncResult]:
     parsed = [_parse(item) for item in items]
     lock_batches(session, (p[0].batch_id for p in parsed if isinstance(p, tuple)))
     results: list[SyncResult] = []
@@ -102,21 +130,37 @@ def _apply_once(session: Session, *, actor: Organization, items: list[Any]) -> l
             results.append(entry)
             continue
         item, event = entry
+        append = partial(
+            _append, session, actor=actor, item=item, event=event, on_refused=on_refused
+        )
         try:
-            results.append(_append(session, actor=actor, item=item, event=event))
+            results.append(append())
         except _KeyRace:
             # Seen again, the committed event makes this a duplicate (same batch and body)
             # or a reused key (409), exactly as if the two requests had come one by one.
             try:
-                results.append(_append(session, actor=actor, item=item, event=event))
+                results.append(append())
             except _KeyRace:
                 conflict = Conflict("a concurrent request wrote a conflicting event; retry")
-                results.append(_rejected(item, error=conflict))
+                results.append(
+                    _refused(session, actor=actor, item=item, error=conflict, on_refused=on_refused)
+                )
     return results
 
 
-def apply_outbox(session: Session, *, actor: Organization, items: list[Any]) -> list[SyncResult]:
+def apply_outbox(
+    session: Session,
+    *,
+    actor: Organization,
+    items: list[Any],
+    on_refused: RefusalHook | None = None,
+) -> list[SyncResult]:
     """Apply items in order. A rejected item (malformed, or refused by a rule) changes
     nothing and does not stop the others; a replayed item (same idempotency key and body,
-    even from a concurrent request) answers `duplicate` with its original event."""
-    return with_retries(session, lambda: _apply_once(session, actor=actor, items=items))
+    even from a concurrent request) answers `duplicate` with its original event. Each item
+    a rule refused is told to `on_refused`; a retry after a deadlock rolls back what it
+    wrote and tells it again."""
+    return with_retries(
+        session,
+        lambda: _apply_once(session, actor=actor, items=items, on_refused=on_refused),
+    )
