@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import Depends, Request
 from sqlmodel import Session
 
@@ -67,35 +68,44 @@ def _check_kind(org: Organization, kinds: tuple[OrgKind, ...]) -> Organization:
 
 @dataclass(frozen=True)
 class WriteCaller:
-    """The caller of a write, checked inside the write's own unit of work.
+    """The caller of a write, already authenticated and allowed (401 / 403 come before a
+    body's 422, as for every other route).
 
-    `with caller.unit() as (session, org):` authenticates, lets the route's service work,
-    commits and runs the after-commit work (the log's integration) in the one worker
-    thread the sync route runs in. A write then holds its locks (SQLite's write lock, a
-    batch's row) only while it works. With the key check and the commit as dependencies,
-    each was a trip through the event loop while the lock was held, and under a flood of
-    scans every trip waited for the loop (issue 15: appends p50 2.6 s).
+    `with caller.unit() as (session, org):` lets the route's service work, commits and runs
+    the after-commit work (the log's integration) in the one worker thread the sync route
+    runs in. A write then holds its locks (SQLite's write lock, a batch's row) only while it
+    works. When the session and the commit were dependencies, each was a trip through the
+    event loop with the lock held, and under a flood of scans every trip waited for the
+    loop (issue 15: appends p50 2.6 s).
     """
 
     request: Request
-    kinds: tuple[OrgKind, ...]
+    org_id: str
 
     @contextmanager
     def unit(self) -> Iterator[tuple[Session, Organization]]:
         engine = getattr(self.request.app.state, "engine", None)
         with unit_of_work(engine, write=True) as session:
-            yield session, _check_kind(identify(self.request, session), self.kinds)
+            org = session.get(Organization, self.org_id)
+            if org is None:  # deleted since the key was checked: never in practice
+                raise Unauthorized("invalid or revoked API key")
+            yield session, org
 
 
 class Writer:
-    """A dependency for write routes: the `WriteCaller` allowed for the given org kinds.
-    It does no I/O (no trip to a worker thread); the route opens `caller.unit()`."""
+    """A dependency for write routes: checks the caller in a short read of its own (no
+    write lock) and gives the route a `WriteCaller`, whose `unit()` does the write."""
 
     def __init__(self, *kinds: OrgKind) -> None:
         self.kinds = kinds
 
+    def _check(self, request: Request) -> str:
+        engine = getattr(request.app.state, "engine", None)
+        with unit_of_work(engine) as session:
+            return _check_kind(identify(request, session), self.kinds).id
+
     async def __call__(self, request: Request) -> WriteCaller:
-        return WriteCaller(request, self.kinds)
+        return WriteCaller(request, await to_thread.run_sync(self._check, request))
 
 
 CurrentOrg = Annotated[Organization, Depends(current_org)]
