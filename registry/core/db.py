@@ -8,6 +8,7 @@ is registered with `after_commit`.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
@@ -110,16 +111,22 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = False) -> Iterat
 
 
 class _WriterQueue:
-    """This process's writers to one SQLite database, one at a time. A plain lock (not an
-    RLock): a request's session dependency may begin in one worker thread and commit in
-    another. A write opened inside a write on the same thread skips the queue and meets
-    SQLite's own lock, as it did before the queue existed."""
+    """This process's writers to one SQLite database, one at a time and first come, first
+    served: the scan recorder writing batch after batch cannot overtake an append that
+    waits (a plain lock lets the thread that just released it take it again).
+
+    A turn may begin in one worker thread and end in another (a request's session
+    dependency). A write opened inside a write on the same thread skips the queue and
+    meets SQLite's own lock, as it did before the queue existed."""
 
     _queues: ClassVar[dict[str, _WriterQueue]] = {}
     _guard: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._issued = 0  # tickets handed out
+        self._serving = 0  # the ticket whose turn it is
+        self._abandoned: set[int] = set()  # tickets whose holders stopped waiting
         self._owner: int | None = None
 
     @classmethod
@@ -134,14 +141,34 @@ class _WriterQueue:
         if self._owner == me:
             yield
             return
-        if not self._lock.acquire(timeout=SQLITE_BUSY_SECONDS):
-            raise ServiceUnavailable("the database is busy; retry")
+        self._wait_for_turn()
         self._owner = me
         try:
             yield
         finally:
             self._owner = None
-            self._lock.release()
+            with self._changed:
+                self._next_turn()
+
+    def _wait_for_turn(self) -> None:
+        deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+        with self._changed:
+            ticket = self._issued
+            self._issued += 1
+            while self._serving != ticket:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._abandoned.add(ticket)
+                    raise ServiceUnavailable("the database is busy; retry")
+                self._changed.wait(left)
+
+    def _next_turn(self) -> None:
+        # The caller holds `_changed`.
+        self._serving += 1
+        while self._serving in self._abandoned:
+            self._abandoned.discard(self._serving)
+            self._serving += 1
+        self._changed.notify_all()
 
 
 @contextmanager
