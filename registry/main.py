@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
+from starlette.middleware import Middleware
 
 from registry.audit.refusals import install_refusal_alerts
 from registry.audit.router import router as audit_router
@@ -19,6 +20,7 @@ from registry.core.config import get_settings
 from registry.core.db import ServiceUnavailable, get_engine, unit_of_work
 from registry.core.errors import install_error_handlers
 from registry.core.guard import install_request_guard
+from registry.core.lanes import WriteLane
 from registry.core.metrics import router as metrics_router
 from registry.core.openapi import install_openapi
 from registry.core.queue import task_queue_for
@@ -158,6 +160,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             ("POST", "/v1/verify"): MAX_BULK_CODES * (MAX_URL_LENGTH + 8) + 1024,
             ("POST", "/v1/sync"): 4 * settings.max_body_bytes,
         },
+    )
+    # Innermost, after the guard's limits and body checks (which use this loop's clients).
+    app.user_middleware.append(
+        Middleware(WriteLane, routes=routes, concurrent_reads=settings.concurrent_reads)
     )
     install_openapi(app, routes)
     return app

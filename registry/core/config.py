@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(default=32, ge=4, le=200)
     # Bodies larger than this are checked for depth in a worker thread, off the event loop.
     json_offload_bytes: int = Field(default=65_536, ge=0)
+    # Requests other than writes that run at once on the event loop; the others wait their
+    # turn outside the loop's queue, so a write's turns on the loop stay short (issue 15).
+    concurrent_reads: int = Field(default=8, ge=1, le=1024)
     # Rate limits (registry/core/ratelimit.py), in the `limits` library's notation. Public
     # requests count per client address (per key when a valid API key is sent); writes per
     # API key (per address without a valid key); a platform's key gets `factor` times more.

@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount, compile_path
 from starlette.types import Scope
 
-from registry.core.auth import current_org
+from registry.core.auth import Writer, current_org
 
 RouteKind = Literal["exempt", "public", "read", "write"]
 _CONVERTOR = re.compile(r":[a-z]+}")
@@ -38,7 +38,7 @@ class RouteInfo:
 
 def needs_api_key(dependant: Dependant) -> bool:
     """True when the route (or any dependency of it) authenticates the caller's API key."""
-    if dependant.call is current_org:
+    if dependant.call is current_org or isinstance(dependant.call, Writer):
         return True
     return any(needs_api_key(sub) for sub in dependant.dependencies)
 
