@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     job_output_dir: str = "./registry-jobs"
     job_result_ttl_hours: float = 72.0
     job_expiry_interval: float = 3600.0
+    # How often the beat looks for jobs whose message could not be sent (Redis unreachable
+    # when they were asked for) and sends them: the longest such a job waits once it is back.
+    job_resend_interval: float = Field(default=10.0, gt=0)
     log_level: str = "INFO"
     # Proxies whose X-Forwarded-For names the client (comma-separated addresses or
     # networks, e.g. "10.0.0.0/8, 127.0.0.1"). Empty: the socket peer is the client.
