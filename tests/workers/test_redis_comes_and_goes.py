@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.factories import World, label_codes, labeled_batch
+from tests.factories import World, label_codes, labeled_batch, recalled
 from tests.jobs.sheet_checks import labeled_run, read_sheet, wait_for_job
 from tests.verify.helpers import path_of
 from tests.worker_process import TaskMode, _redis_mode
@@ -189,3 +189,26 @@ def test_a_sheet_asked_for_while_redis_is_away_is_sent_when_it_is_back(
     with engine.connect() as conn:
         unsent = conn.execute(text("SELECT count(*) FROM jobs WHERE unsent_since IS NOT NULL"))
         assert unsent.scalar_one() == 0
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_a_recall_made_while_redis_is_away_is_answered_once_it_is_back(
+    proxied_redis: tuple[TaskMode, TcpProxy], world: World
+) -> None:
+    """The verification cache's change signal for the recall could not be published: the
+    lot cached before the outage must not be answered from that cache once Redis is back."""
+    _, proxy = proxied_redis
+    batch, run = labeled_batch(world, units=10, count=4)
+    url = label_codes(world, run["run_id"])[0]
+
+    def verdict() -> str:
+        r = world.client.get(path_of(url), headers={"Accept": "application/json"})
+        assert r.status_code == 200, r.text
+        return str(r.json()["verdict"])
+
+    assert verdict() == "genuine"  # and cached, under the lot's change token
+    proxy.stop()
+    world.ok(batch["id"], world.owner, recalled())
+    assert verdict() == "recalled"  # Redis away: answered from the database
+    proxy.start()
+    assert [verdict() for _ in range(3)] == ["recalled"] * 3
