@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, compile_path
 from starlette.types import Scope
 
 from registry.core.auth import Writer, current_org
+from registry.core.bounds import BodyLimit
 
 RouteKind = Literal["exempt", "public", "read", "write"]
 _CONVERTOR = re.compile(r":[a-z]+}")
@@ -33,7 +34,7 @@ class RouteInfo:
     kind: RouteKind
     needs_key: bool
     json_body: bool
-    body_limit: int
+    body_limit: BodyLimit
 
 
 def needs_api_key(dependant: Dependant) -> bool:
@@ -97,7 +98,11 @@ class RouteTable:
     template)` to a route's own body limit; others get `default_body_limit`."""
 
     def __init__(
-        self, app: FastAPI, *, default_body_limit: int, body_limits: dict[tuple[str, str], int]
+        self,
+        app: FastAPI,
+        *,
+        default_body_limit: BodyLimit,
+        body_limits: dict[tuple[str, str], BodyLimit],
     ) -> None:
         self._app = app
         self._default = default_body_limit
