@@ -13,7 +13,7 @@ from registry.core import bounds
 from registry.core.config import Settings
 from registry.core.errors import InvalidInput, RegistryError, error_response
 from registry.core.ratelimit import RateLimits
-from registry.core.routes import RouteTable
+from registry.core.routes import ROUTE_KEY, RouteTable
 
 
 class RequestGuard:
@@ -31,6 +31,7 @@ class RequestGuard:
             return
         try:
             route = self.routes.classify(scope)
+            scope[ROUTE_KEY] = route  # the write lane's too (registry/core/lanes.py)
             refusal = await self.limits.check(scope, route)
             if refusal is not None:
                 raise refusal

@@ -21,6 +21,7 @@ from registry.core.auth import Writer, current_org
 from registry.core.bounds import BodyLimit
 
 RouteKind = Literal["exempt", "public", "read", "write"]
+ROUTE_KEY = "registry.route"  # where the guard leaves a request's RouteInfo in its scope
 _CONVERTOR = re.compile(r":[a-z]+}")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -149,6 +150,9 @@ class RouteTable:
         return None
 
     def classify(self, scope: Scope) -> RouteInfo:
+        known = scope.get(ROUTE_KEY)
+        if isinstance(known, RouteInfo):
+            return known
         method = scope["method"]
         path, root = scope["path"], scope.get("root_path", "")
         if root and path.startswith(root):
