@@ -147,7 +147,7 @@ def render(
             None if summary.appends_p99 is None else summary.appends_p99 < 250,
         ),
         (
-            f"verify req/s in the mixed phase / without writes "
+            f"codes verified/s in the mixed phase / without writes "
             f"({_fmt(summary.verify_rps_mixed)} / {_fmt(summary.verify_rps_without_writes)})",
             _fmt(kept, ".2f"),
             ">= 0.90",

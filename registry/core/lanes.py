@@ -13,9 +13,10 @@ rate limits and body checks before it, exception handling after it) is unchanged
 
 The main loop's two turns are short only if its queue is: with every scan of a flood in
 the loop's queue at once, a turn waited for all of them. At most `concurrent_reads` other
-requests run at once; the rest wait on a semaphore, outside the queue, and lose nothing
-(they were waiting for the CPU anyway). Operations routes (health, metrics, docs) never
-wait.
+requests whose handlers run on the loop (the label URL) run at once; the rest wait on a
+semaphore, outside the queue, and lose nothing (they were waiting for the CPU anyway).
+Operations routes (health, metrics, docs) and handlers that run in worker threads (bulk
+verification, keyed reads) never wait.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def write_loop() -> asyncio.AbstractEventLoop:
 
 class WriteLane:
     """ASGI middleware: requests the route table calls `write` run on `write_loop()`; other
-    requests but operations take turns, `concurrent_reads` at a time."""
+    requests whose handlers run on the loop take turns, `concurrent_reads` at a time."""
 
     def __init__(self, app: ASGIApp, *, routes: RouteTable, concurrent_reads: int) -> None:
         self.app = app
@@ -57,10 +58,10 @@ class WriteLane:
         self._turns = weakref.WeakKeyDictionary()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = self.routes.classify(scope).kind if scope["type"] == "http" else "exempt"
-        if kind == "exempt":
+        route = self.routes.classify(scope) if scope["type"] == "http" else None
+        if route is None or route.kind == "exempt" or not (route.kind == "write" or route.on_loop):
             await self.app(scope, receive, send)
-        elif kind == "write":
+        elif route.kind == "write":
             await self._write(scope, receive, send)
         else:
             async with self._turn():

@@ -6,6 +6,7 @@ without being listed anywhere.
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -29,13 +30,15 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 @dataclass(frozen=True)
 class RouteInfo:
     """`kind`: exempt (operations and docs), public (no key needed, or no route matched),
-    read or write (an API key is needed)."""
+    read or write (an API key is needed). `on_loop`: the handler is a coroutine, so its
+    work runs on the event loop (a sync handler's runs in a worker thread)."""
 
     path: str
     kind: RouteKind
     needs_key: bool
     json_body: bool
     body_limit: BodyLimit
+    on_loop: bool = False
 
 
 def needs_api_key(dependant: Dependant) -> bool:
@@ -133,7 +136,8 @@ class RouteTable:
             return RouteInfo(path, kind, False, has_json_body(route), limit)
         keyed = flat.dependant is not None and needs_api_key(flat.dependant)
         kind = ("read" if method in READ_METHODS else "write") if keyed else "public"
-        return RouteInfo(path, kind, keyed, has_json_body(route), limit)
+        on_loop = inspect.iscoroutinefunction(route.endpoint)
+        return RouteInfo(path, kind, keyed, has_json_body(route), limit, on_loop)
 
     def _flat(self) -> list[FlatRoute]:
         if self._routes is None:
