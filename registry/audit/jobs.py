@@ -44,13 +44,13 @@ def create_export_job(
     engine = bind if isinstance(bind, Engine) else bind.engine
     job_id = job.id
 
-    def not_queued(exc: Exception) -> None:
+    def not_sent(exc: Exception) -> None:
+        # As a label sheet's: the job stays queued and the resend sweep sends it once the
+        # broker is back (workers/tasks.py, resend_jobs).
         with unit_of_work(engine, write=True) as s:
-            jobs_service.fail_job(
-                s, job_id=job_id, error=f"could not be queued: {type(exc).__name__}"
-            )
+            jobs_service.mark_unsent(s, job_id=job_id)
 
-    send_after_commit(session, queue, EXPORT_AUDIT, job.id, on_error=not_queued)
+    send_after_commit(session, queue, EXPORT_AUDIT, job.id, on_error=not_sent)
     return job
 
 

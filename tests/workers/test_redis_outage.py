@@ -81,3 +81,24 @@ def test_a_sheet_that_cannot_be_sent_stays_queued(world: World, engine: Engine) 
             text("SELECT unsent_since FROM jobs WHERE id = :id"), {"id": job_id}
         ).scalar_one()
     assert unsent is not None  # the resend sweep's to send
+
+
+@pytest.mark.usefixtures("redis_down")
+def test_an_export_that_cannot_be_sent_stays_queued(world: World, engine: Engine) -> None:
+    batch, _ = labeled_batch(world, units=10, count=4)
+    with settings_env({"REGISTRY_AUDIT_EXPORT_INLINE_MAX": "1"}):
+        r = world.call(
+            "GET",
+            "/v1/audit/export",
+            world.orgs["regulator"],
+            params={"batch_id": batch["id"], "format": "csv"},
+        )
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    job = world.call("GET", f"/v1/jobs/{job_id}", world.orgs["regulator"]).json()
+    assert (job["state"], job["error"]) == ("queued", None)
+    with engine.connect() as conn:
+        unsent = conn.execute(
+            text("SELECT unsent_since FROM jobs WHERE id = :id"), {"id": job_id}
+        ).scalar_one()
+    assert unsent is not None  # the resend sweep's to send, as a label sheet's
