@@ -158,7 +158,7 @@ def _write(
     session.add(batch)
     session.flush()
     assert event.id is not None
-    queue_for_log(session, event_id=event.id)
+    queue_for_log(session, event_id=event.id, batch_id=batch.id, seq=seq)
     return event
 
 
