@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, tuple_
+from sqlalchemy import Table, delete, insert, tuple_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -24,10 +25,16 @@ from registry.core.time import utcnow
 from registry.log import merkle
 from registry.log.models import LogLeaf, LogNode, LogPending, LogState
 
+_STATE: Table = LogState.__table__  # type: ignore[attr-defined]
+_PENDING: Table = LogPending.__table__  # type: ignore[attr-defined]
+_LEAVES: Table = LogLeaf.__table__  # type: ignore[attr-defined]
+_NODES: Table = LogNode.__table__  # type: ignore[attr-defined]
+
 
 def queue_event(session: Session, *, event_id: int) -> None:
-    """Queue a flushed event for the log, in the event's own transaction."""
-    session.add(LogPending(event_id=event_id))
+    """Queue a flushed event for the log, in the event's own transaction (one INSERT now,
+    not another ORM flush at commit)."""
+    session.execute(insert(_PENDING).values(event_id=event_id))
 
 
 def locked_state(session: Session) -> LogState:
@@ -126,18 +133,25 @@ def integrate(session: Session, *, limit: int = 5000) -> list[Leaf]:
     """Give queued committed events the next leaf indexes, in event-id order; returns them.
 
     Call in a write transaction of its own and commit it; concurrent callers queue on the
-    log_state row lock, and the first one integrates what every waiting writer queued."""
-    state = locked_state(session)
+    log_state row lock, and the first one integrates what every waiting writer queued.
+    Core statements, not ORM objects: this runs once per sequencer round."""
+    state = session.execute(
+        sa_select(_STATE.c.size, _STATE.c.root).where(_STATE.c.id == 1).with_for_update()
+    ).first()
+    if state is None:
+        locked_state(session)  # creates the row
+        return integrate(session, limit=limit)
     session.info["log_locked_at"] = time.perf_counter()
-    rows = session.exec(
-        select(LogPending.event_id, Event.batch_id, Event.seq, Event.hash)
-        .join(Event, col(Event.id) == col(LogPending.event_id))
-        .order_by(col(LogPending.event_id))
+    pending, events = _PENDING, Event.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        sa_select(pending.c.event_id, events.c.batch_id, events.c.seq, events.c.hash)
+        .join(events, events.c.id == pending.c.event_id)
+        .order_by(pending.c.event_id)
         .limit(limit)
     ).all()
     if not rows:
         return []
-    size = state.size
+    size = int(state.size)
     edge = _edge_of(session, size, bytes(state.root))
     placed: list[Leaf] = []
     leaves: list[dict[str, Any]] = []
@@ -148,16 +162,16 @@ def integrate(session: Session, *, limit: int = 5000) -> list[Leaf]:
         leaves.append({"leaf_index": size + offset, "batch_id": batch_id, "seq": seq, "data": data})
         for level, node_index, digest in edge.append_hash(merkle.leaf_hash(data)):
             nodes.append({"level": level, "node_index": node_index, "hash": digest})
-    session.execute(insert(LogLeaf), leaves)
+    session.execute(insert(_LEAVES), leaves)
     if nodes:
-        session.execute(insert(LogNode), nodes)
-    session.execute(delete(LogPending).where(col(LogPending.event_id).in_([r[0] for r in rows])))
+        session.execute(insert(_NODES), nodes)
+    session.execute(delete(pending).where(pending.c.event_id.in_([r[0] for r in rows])))
     root = edge.root()
-    state.size = edge.size
-    state.root = root
-    state.updated_at = utcnow()
-    session.add(state)
-    session.flush()
+    session.execute(
+        update(_STATE)
+        .where(_STATE.c.id == 1)
+        .values(size=edge.size, root=root, updated_at=utcnow())
+    )
     # Kept even if this transaction then rolls back: the key would no longer match.
     _LAST_EDGE.clear()
     _LAST_EDGE[(edge.size, root)] = edge.edge
