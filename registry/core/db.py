@@ -21,6 +21,7 @@ from registry.core.config import get_settings
 from registry.core.errors import Conflict, InvalidInput, RegistryError
 
 _AFTER_COMMIT = "after_commit_callbacks"
+_UNIT_OF_WORK = "unit_of_work"
 
 
 class ServiceUnavailable(RegistryError):
@@ -81,6 +82,11 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
+def runs_after_commit(session: Session) -> bool:
+    """True for a session of `unit_of_work`, which runs the after-commit work."""
+    return bool(session.info.get(_UNIT_OF_WORK))
+
+
 def _run_after_commit(session: Session) -> None:
     for callback in session.info.pop(_AFTER_COMMIT, []):
         callback()
@@ -96,7 +102,7 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = False) -> Iterat
     bind = engine or get_engine()
     if write and bind.dialect.name == "sqlite":
         bind = bind.execution_options(sqlite_immediate=True)
-    session = Session(bind, expire_on_commit=False)
+    session = Session(bind, expire_on_commit=False, info={_UNIT_OF_WORK: True})
     try:
         yield session
         session.commit()

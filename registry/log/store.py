@@ -1,7 +1,7 @@
 """Reading and growing the stored tree: leaves, complete subtree hashes and the log state.
 
 The sequencer (`integrate`) is the only writer. Appenders never touch the log's state: an
-event's transaction only queues the event (`queue_event`), so writers of different batches
+event's transaction only queues the event (`append.queue_for_log`), so writers of different batches
 share no lock at all. `integrate` then, under the log_state row lock (SQLite: the write
 lock), gives the queued, committed events the next leaf indexes in event-id order, writes
 the leaves and the subtree hashes they complete, and moves the size and root. A rolled-back
@@ -29,12 +29,6 @@ _STATE: Table = LogState.__table__  # type: ignore[attr-defined]
 _PENDING: Table = LogPending.__table__  # type: ignore[attr-defined]
 _LEAVES: Table = LogLeaf.__table__  # type: ignore[attr-defined]
 _NODES: Table = LogNode.__table__  # type: ignore[attr-defined]
-
-
-def queue_event(session: Session, *, event_id: int) -> None:
-    """Queue a flushed event for the log, in the event's own transaction (one INSERT now,
-    not another ORM flush at commit)."""
-    session.execute(insert(_PENDING).values(event_id=event_id))
 
 
 def locked_state(session: Session) -> LogState:
