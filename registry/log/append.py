@@ -143,12 +143,12 @@ class Sequencer:
                 return self._take(events)
         try:
             self._lead(engine, events, deadline)
-        finally:
+        finally:  # hand over, and forget our events even if a round failed
             with self._cond:
                 self._leading = False
                 self._cond.notify_all()
-        with self._cond:
-            return self._take(events)
+                taken = self._take(events)
+        return taken
 
     def _lead(self, engine: Engine, events: dict[int, EventKey], deadline: float) -> None:
         while True:
