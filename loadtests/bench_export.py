@@ -9,13 +9,18 @@ events/s and the process's peak RSS above its RSS just before the export began.
 
     .venv/bin/python -m loadtests.bench_export [--sizes 100000,1000000]
 
-The database is REGISTRY_LOAD_PG_URL (dropped and created again).
+The database is REGISTRY_LOAD_PG_URL (dropped and created again). On a shared machine,
+seed at low priority and measure at normal priority, one database per size:
+
+    nice -n 19 .venv/bin/python -m loadtests.bench_export --seed 1000000 --url URL
+    .venv/bin/python -m loadtests.bench_export --measure csv --url URL   # and epcis
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -181,26 +186,36 @@ def measure(url: str, format: str) -> dict[str, Any]:
         "rss_before_mb": round(before_kb / 1024, 1),
         "peak_rss_mb": round(peak_kb / 1024, 1),
         "growth_mb": round((peak_kb - before_kb) / 1024, 1),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
+
+
+def fresh_seed(pg_url: str, n_events: int) -> str:
+    url = fresh_database("postgres", Path("."), pg_url=pg_url)
+    engine = make_engine(url)
+    upgrade(engine)
+    t0 = time.perf_counter()
+    seed(engine, n_events)
+    engine.dispose()
+    print(f"seeded {n_events} events in {time.perf_counter() - t0:.0f} s", flush=True)
+    return url
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="100000")
-    parser.add_argument("--measure", choices=["csv", "epcis"])
+    parser.add_argument("--seed", type=int, help="only seed this many events into --url")
+    parser.add_argument("--measure", choices=["csv", "epcis"], help="only measure --url")
     parser.add_argument("--url", default=PG_URL)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.url, args.measure)))
         return
+    if args.seed:
+        fresh_seed(args.url, args.seed)
+        return
     for n in (int(s) for s in args.sizes.split(",")):
-        url = fresh_database("postgres", Path("."), pg_url=PG_URL)
-        engine = make_engine(url)
-        upgrade(engine)
-        t0 = time.perf_counter()
-        seed(engine, n)
-        engine.dispose()
-        print(f"seeded {n} events in {time.perf_counter() - t0:.0f} s", flush=True)
+        url = fresh_seed(PG_URL, n)
         for fmt in ("csv", "epcis"):
             out = subprocess.run(
                 [sys.executable, "-m", "loadtests.bench_export", "--measure", fmt, "--url", url],

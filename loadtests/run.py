@@ -1,6 +1,7 @@
-"""Headless benchmark on one machine: seed a fresh database, serve the app with N uvicorn
-workers, measure the framework's ceiling (`/healthz`) and the verify paths side by side
-against that same server, and write a Markdown report.
+"""Headless benchmark on one machine: seed a fresh database, measure the framework's ceiling
+(a bare FastAPI app, `loadtests/bare.py`, served by the same uvicorn command), then serve the
+registry with N uvicorn workers and measure its verify paths, and cooperatives' appends
+under a verify flood, in the same run; write a Markdown report.
 
     .venv/bin/python -m loadtests.run                      # SQLite, 1 worker, Locust + wrk
     .venv/bin/python -m loadtests.run --backend postgres --redis --workers 2
@@ -139,13 +140,11 @@ def _locust_phases(
     done = [
         run_locust(server, name="warm-up", user_classes=["ConsumerUser"], users=opts.users,
                    seconds=5, note="fills caches and connection pools; not judged", **common),
-        run_locust(server, name="ceiling", user_classes=["HealthzUser"], users=opts.users,
-                   seconds=opts.seconds, **common),
         run_locust(server, name="verify", user_classes=["ConsumerUser"], users=opts.users,
                    seconds=opts.seconds, **common),
     ]  # fmt: skip
-    ceiling, verify = done[1], done[2]
-    summary.ceiling_rps, summary.verify_rps = ceiling.total.rps, verify.total.rps
+    verify = done[1]
+    summary.verify_rps = verify.total.rps
     target = 0.8 * verify.total.rps
     paced = {"REGISTRY_LOAD_RATE": f"{target / opts.paced_users:.4f}"}
     at_80 = run_locust(
@@ -186,6 +185,15 @@ def _locust_phases(
         **common,
     )
     summary.bulk_codes_per_s = bulk.total.rps * 1000
+    readers = run_locust(
+        server,
+        name="mixed without writes",
+        user_classes=["ConsumerUser", "PlatformUser"],
+        users=opts.mixed_users,
+        seconds=opts.mixed_seconds,
+        note="the mixed phase's consumers and platforms alone (40 : 2 by users)",
+        **common,
+    )
     mixed = run_locust(
         server,
         name="mixed",
@@ -195,9 +203,42 @@ def _locust_phases(
         note="consumers : platforms : cooperatives = 40 : 2 : 1 (by users)",
         **common,
     )
-    summary.mixed_failures = mixed.failures
+    summary.mixed_failures = mixed.failures + readers.failures
     summary.mixed_users, summary.mixed_seconds = opts.mixed_users, opts.mixed_seconds
-    return [*done, at_80, control, bulk, mixed]
+    appends = [e for e in mixed.endpoints if e.name.startswith("POST /v1/batches/")]
+    if appends:
+        summary.appends = appends[0].requests
+        summary.appends_p50, summary.appends_p99 = appends[0].p50, appends[0].p99
+    summary.verify_rps_mixed = _verify_rps(mixed)
+    summary.verify_rps_without_writes = _verify_rps(readers)
+    return [*done, at_80, control, bulk, readers, mixed]
+
+
+def _verify_rps(phase: PhaseResult) -> float:
+    """Requests answered by verification (label scans and bulk calls) per second."""
+    return sum(e.rps for e in phase.endpoints if not e.name.startswith("POST /v1/batches/"))
+
+
+def _ceiling(opts: Options, url: str, summary: Summary) -> list[PhaseResult]:
+    """The framework's ceiling: loadtests/bare.py served by the registry's uvicorn command,
+    with Locust and wrk as the registry is measured after it."""
+    done: list[PhaseResult] = []
+    with Server(database_url=url, workers=opts.workers, app="loadtests.bare:app") as bare:
+        if opts.mode in ("locust", "both"):
+            done.append(
+                run_locust(bare, name="bare FastAPI", user_classes=["HealthzUser"],
+                           users=opts.users, seconds=opts.seconds,
+                           data_path=opts.workdir / "data.json", workdir=opts.workdir)
+            )  # fmt: skip
+            summary.ceiling_rps = done[-1].total.rps
+        if opts.mode in ("wrk", "both") and wrk_available():
+            script = wrk_script([("GET", "/healthz", None)], opts.workdir / "wrk-healthz.lua")
+            done.append(
+                run_wrk(bare, name="wrk bare FastAPI", endpoint="GET /healthz (bare app)",
+                        script=script, connections=opts.users, seconds=opts.seconds)
+            )  # fmt: skip
+            summary.wrk_ceiling_rps = done[-1].total.rps
+    return done
 
 
 def _wrk_phases(
@@ -207,7 +248,6 @@ def _wrk_phases(
         summary.notes.append("wrk is not installed (`apt-get install wrk`): no wrk phases.")
         return []
     w = opts.workdir
-    healthz = wrk_script([("GET", "/healthz", None)], w / "wrk-healthz.lua")
     verify = wrk_script([("GET", p, None) for p in data.genuine[:20000]], w / "wrk-verify.lua")
     base = "http://127.0.0.1:8000"
     bodies = [
@@ -217,16 +257,14 @@ def _wrk_phases(
     bulk = wrk_script([("POST", "/v1/verify", b.decode()) for b in bodies], w / "wrk-bulk.lua")
     c = opts.users
     done = [
-        run_wrk(server, name="wrk ceiling", endpoint="GET /healthz", script=healthz,
-                connections=c, seconds=opts.seconds),
         run_wrk(server, name="wrk verify", endpoint="GET /01/…/21/… genuine", script=verify,
                 connections=c, seconds=opts.seconds,
                 note="genuine codes only; statuses checked, verdicts not"),
         run_wrk(server, name="wrk bulk", endpoint="POST /v1/verify (1000 genuine)",
                 script=bulk, connections=opts.bulk_users, seconds=opts.seconds),
     ]  # fmt: skip
-    summary.wrk_ceiling_rps, summary.wrk_verify_rps = done[0].total.rps, done[1].total.rps
-    summary.wrk_bulk_codes_per_s = done[2].total.rps * 1000
+    summary.wrk_verify_rps = done[0].total.rps
+    summary.wrk_bulk_codes_per_s = done[1].total.rps * 1000
     return done
 
 
@@ -252,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         redis.Redis.from_url(redis_url).flushdb()
     log = opts.workdir / f"server-{stamp}.log"
     results: list[PhaseResult] = []
+    if not opts.smoke:
+        results += _ceiling(opts, url, summary)
     try:
         with Server(database_url=url, workers=opts.workers, redis_url=redis_url, log=log) as srv:
             if opts.smoke:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
+from starlette.middleware import Middleware
 
 from registry.audit.refusals import install_refusal_alerts
 from registry.audit.router import router as audit_router
@@ -15,10 +16,12 @@ from registry.batches.router import router as batches_router
 from registry.brands.router import router as brands_router
 from registry.codes.digital_link import MAX_URL_LENGTH
 from registry.console.setup import install as install_console
+from registry.core.bounds import BodyLimit
 from registry.core.config import get_settings
 from registry.core.db import ServiceUnavailable, get_engine, unit_of_work
 from registry.core.errors import install_error_handlers
 from registry.core.guard import install_request_guard
+from registry.core.lanes import WriteLane
 from registry.core.metrics import router as metrics_router
 from registry.core.openapi import install_openapi
 from registry.core.queue import task_queue_for
@@ -153,11 +156,20 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         limits=RateLimits(
             settings, key_kind=api_key_kind, privileged_kinds=frozenset({OrgKind.platform})
         ),
-        # Bulk verify: its 1,000 codes of at most a URL's length each; sync: its items.
+        # Bulk verify: its 1,000 codes of at most a URL's length each (a code that is not a
+        # URL may hold a few values; it is answered `invalid`); sync: its items, whole events.
         body_limits={
-            ("POST", "/v1/verify"): MAX_BULK_CODES * (MAX_URL_LENGTH + 8) + 1024,
-            ("POST", "/v1/sync"): 4 * settings.max_body_bytes,
+            ("POST", "/v1/verify"): BodyLimit(
+                MAX_BULK_CODES * (MAX_URL_LENGTH + 8) + 1024, MAX_BULK_CODES * 16
+            ),
+            ("POST", "/v1/sync"): BodyLimit(
+                4 * settings.max_body_bytes, 5 * settings.max_json_values
+            ),
         },
+    )
+    # Innermost, after the guard's limits and body checks (which use this loop's clients).
+    app.user_middleware.append(
+        Middleware(WriteLane, routes=routes, concurrent_reads=settings.concurrent_reads)
     )
     install_openapi(app, routes)
     return app

@@ -53,6 +53,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "options": {"expires": settings.checkpoint_interval},
         }
     if settings.redis_url:
+        schedule["resend-jobs"] = {
+            "task": queue.RESEND_JOBS,
+            "schedule": timedelta(seconds=settings.job_resend_interval),
+            "options": {"expires": settings.job_resend_interval},
+        }
         schedule["drain-scans"] = {
             "task": queue.DRAIN_SCANS,
             "schedule": timedelta(seconds=settings.scan_drain_interval),

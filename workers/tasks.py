@@ -28,6 +28,7 @@ from registry.core.queue import (
     EXPORT_AUDIT,
     PUBLISH_CHECKPOINT,
     RENDER_LABEL_SHEET,
+    RESEND_JOBS,
     task_engine,
 )
 from registry.core.time import utcnow
@@ -35,7 +36,7 @@ from registry.jobs import runner
 from registry.jobs import service as jobs_service
 from registry.log.publisher import publish_now
 from registry.scans.stream import drain_scan_stream, redis_client
-from workers.app import registry_task
+from workers.app import celery_app, registry_task
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,21 @@ def expire_jobs() -> int:
                 path.unlink(missing_ok=True)
                 deleted += 1
     return deleted
+
+
+@registry_task(name=RESEND_JOBS, base=RegistryTask, ignore_result=True)
+def resend_jobs() -> int:
+    """Send the messages of queued jobs that could not be sent when they were asked for
+    (the broker was unreachable); returns how many were sent. A send that fails again
+    raises, and this task is retried (or the next beat tick tries again)."""
+    engine, queue_name = task_engine(), get_settings().task_queue
+    with unit_of_work(engine) as session:
+        pending = jobs_service.unsent_jobs(session)
+    for job_id, task in pending:
+        celery_app.send_task(task, args=[job_id], queue=queue_name)
+        with unit_of_work(engine, write=True) as session:
+            jobs_service.mark_sent(session, job_id=job_id)
+    return len(pending)
 
 
 @registry_task(name=PUBLISH_CHECKPOINT, base=RegistryTask, ignore_result=True)

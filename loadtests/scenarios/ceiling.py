@@ -1,5 +1,6 @@
-"""The framework's ceiling: the same app's `/healthz` (no I/O), measured with the same
-generator against the same server, so verify throughput can be read as a ratio of it."""
+"""`GET /healthz` (no I/O): against `loadtests/bare.py` it is the framework's ceiling, served
+by the same command and measured with the same generator, so verify throughput can be read
+as a ratio of it; against the registry, the latency the generator and machine add."""
 
 from __future__ import annotations
 

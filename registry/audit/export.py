@@ -8,15 +8,13 @@ gives every chunk the same consistent set.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Engine, Row, Text, cast, func, select
+from sqlalchemy import Connection, Engine, Row, Text, cast, func, select
 from sqlmodel import Session
 from sqlmodel import select as orm_select
 
@@ -35,6 +33,7 @@ from registry.orgs.models import Organization
 ExportFormat = Literal["epcis", "csv"]
 CHUNK_EVENTS = 2000
 FLUSH_BYTES = 256 * 1024
+CSV_PIECE_EVENTS = 800  # about 250 KB of CSV
 MEDIA_TYPES = {"epcis": "application/ld+json", "csv": "text/csv; charset=utf-8"}
 SUFFIXES = {"epcis": "jsonld", "csv": "csv"}
 
@@ -183,10 +182,9 @@ def count_events(session: Session, *, plan: ExportPlan, org: Organization | None
     return int(session.execute(select(func.count()).select_from(sub)).scalar() or 0)
 
 
-def _record(row: Row[Any]) -> ExportEvent:
-    values: tuple[Any, ...] = tuple(row)
-    (_, batch_id, seq, type_, event_time, offset, recorded_at, actor, location, data) = values[:10]
-    (prev_hash, hash_, gtin, lot, product, variety, slug, name, cooperative) = values[10:]
+def _record(row: Sequence[Any]) -> ExportEvent:
+    # _COLUMNS after `data` are ExportEvent's remaining fields, in its order.
+    (_, batch_id, seq, type_, event_time, offset, recorded_at, actor, location, data, *rest) = row
     return ExportEvent(
         batch_id,
         seq,
@@ -197,20 +195,13 @@ def _record(row: Row[Any]) -> ExportEvent:
         actor,
         orjson.loads(location) if location is not None else None,
         orjson.loads(data),
-        prev_hash,
-        hash_,
-        gtin,
-        lot,
-        product,
-        variety,
-        slug,
-        name,
-        cooperative,
+        *rest,
     )
 
 
-def iter_events(engine: Engine, *, plan: ExportPlan) -> Iterator[tuple[ExportEvent, Any]]:
-    """The plan's events in record order, each with a finder of the event it corrects."""
+def _chunks(engine: Engine, *, plan: ExportPlan) -> Iterator[tuple[Connection, Sequence[Row[Any]]]]:
+    """The plan's rows in record order, a chunk at a time, each chunk read on a connection
+    of its own that stays open while the chunk is used."""
     org = None
     if plan.org_id is not None:
         with Session(engine) as session:
@@ -225,10 +216,16 @@ def iter_events(engine: Engine, *, plan: ExportPlan) -> Iterator[tuple[ExportEve
             ).all()
             if not rows:
                 return
-            for row in rows:
-                record = _record(row)
-                yield record, _finder(conn, record) if record.type == "correction" else None
+            yield conn, rows
             last_id = rows[-1].id
+
+
+def iter_events(engine: Engine, *, plan: ExportPlan) -> Iterator[tuple[ExportEvent, Any]]:
+    """The plan's events in record order, each with a finder of the event it corrects."""
+    for conn, rows in _chunks(engine, plan=plan):
+        for row in rows:
+            record = _record(row)
+            yield record, _finder(conn, record) if record.type == "correction" else None
 
 
 def _finder(conn: Any, record: ExportEvent) -> Callable[[int], ExportEvent | None]:
@@ -293,25 +290,19 @@ def csv_document(
     plan: ExportPlan,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[bytes]:
-    """The FSMA 204 sortable spreadsheet (UTF-8 with BOM), as byte chunks."""
-    names = fsma.describe_orgs(load_orgs(engine))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    out.write(fsma.BOM)
-    writer.writerow(fsma.HEADER)
+    """The FSMA 204 sortable spreadsheet (UTF-8 with BOM), as byte chunks: the header,
+    then a piece per CSV_PIECE_EVENTS events."""
+    rows = fsma.Rows(load_orgs(engine))
+    yield (fsma.BOM + fsma.csv_line(fsma.HEADER)).encode("utf-8")
     done = 0
-    for record, _ in iter_events(engine, plan=plan):
-        writer.writerow(fsma.row(record, names))
-        done += 1
-        if out.tell() >= FLUSH_BYTES:
-            yield out.getvalue().encode("utf-8")
-            out.seek(0)
-            out.truncate()
-            if progress is not None:
-                progress(done)
-    yield out.getvalue().encode("utf-8")
-    if progress is not None:
-        progress(done)
+    line, row = fsma.csv_line, rows.row
+    for _, chunk in _chunks(engine, plan=plan):
+        for start in range(0, len(chunk), CSV_PIECE_EVENTS):
+            piece = chunk[start : start + CSV_PIECE_EVENTS]
+            yield "".join([line(row(_record(r))) for r in piece]).encode("utf-8")
+        done += len(chunk)
+        if progress is not None:
+            progress(done)
 
 
 def export_chunks(

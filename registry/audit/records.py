@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -40,10 +40,20 @@ class ExportEvent:
     cooperative_org_id: str
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+
+
+def naive_utc(value: datetime) -> datetime:
+    """The UTC wall time of an aware datetime, without tzinfo. By arithmetic: on the
+    export's hot path `replace(tzinfo=None)` (keyword parsing) costs several times more."""
+    return _NAIVE_EPOCH + (value - _EPOCH)
+
+
 def utc_text(value: datetime) -> str:
-    """`rfc3339_utc`'s form (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) of a UTC datetime, by
+    """`rfc3339_utc`'s form (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) of an aware datetime, by
     isoformat, which is several times faster than strftime on the export's hot path."""
-    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return naive_utc(value).isoformat(timespec="microseconds") + "Z"
 
 
 def traceability_lot_code(gtin: str | None, lot: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Response
+from fastapi import APIRouter, Body, Depends, Header, Request, Response
 
 from registry.batches import service, sync
 from registry.batches.audit import audit_with_head_proof
@@ -18,7 +18,7 @@ from registry.batches.schemas import (
     SyncRequest,
     SyncResponse,
 )
-from registry.core.auth import require_kind
+from registry.core.auth import WriteCaller, Writer, require_kind
 from registry.core.db import SessionDep
 from registry.core.pagination import (
     DEFAULT_PAGE,
@@ -36,7 +36,7 @@ from registry.log.append import batch_leaf_indexes
 from registry.orgs.models import Organization, OrgKind
 
 router = APIRouter(prefix="/v1", tags=["batches"])
-Cooperative = Annotated[Organization, Depends(require_kind(OrgKind.cooperative))]
+Cooperative = Annotated[WriteCaller, Depends(Writer(OrgKind.cooperative))]
 Reader = Annotated[
     Organization,
     Depends(
@@ -49,17 +49,16 @@ Reader = Annotated[
         )
     ),
 ]
-Writer = Annotated[
-    Organization,
-    Depends(
-        require_kind(OrgKind.brand_owner, OrgKind.cooperative, OrgKind.handler, OrgKind.regulator)
-    ),
+EventWriter = Annotated[
+    WriteCaller,
+    Depends(Writer(OrgKind.brand_owner, OrgKind.cooperative, OrgKind.handler, OrgKind.regulator)),
 ]
 
 
 @router.post("/batches", status_code=201, response_model=BatchPublic)
-def create_batch(body: BatchCreate, session: SessionDep, coop: Cooperative) -> BatchPublic:
-    batch, brand = service.create_batch(session, actor=coop, body=body)
+def create_batch(body: BatchCreate, caller: Cooperative) -> BatchPublic:
+    with caller.unit() as (session, coop):
+        batch, brand = service.create_batch(session, actor=coop, body=body)
     return BatchPublic.build(batch, brand.slug)
 
 
@@ -96,15 +95,15 @@ def read_batch(batch_id: str, session: SessionDep, org: Reader) -> BatchPublic:
 def append_event(
     batch_id: str,
     event: Annotated[EventIn, Body()],
-    session: SessionDep,
-    org: Writer,
+    caller: EventWriter,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> Response:
     """Append an event. Repeating a request with the same `Idempotency-Key` and body
     answers 200 with the original event; the same key with another body answers 409."""
-    written, created = service.append_event(
-        session, batch_id=batch_id, event=event, actor=org, idempotency_key=idempotency_key
-    )
+    with caller.unit() as (session, org):
+        written, created = service.append_event(
+            session, batch_id=batch_id, event=event, actor=org, idempotency_key=idempotency_key
+        )
     answer = EventPublic.build(written)
     return with_leaf_indexes(session, answer, [answer], status_code=201 if created else 200)
 
@@ -136,8 +135,12 @@ def audit(batch_id: str, session: SessionDep, org: Reader) -> AuditReport:
 
 
 @router.post("/sync", response_model=SyncResponse)
-def sync_outbox(body: SyncRequest, session: SessionDep, org: Writer) -> Response:
-    """Apply an offline outbox in order; each item succeeds or fails on its own."""
-    answer = SyncResponse(results=sync.apply_outbox(session, actor=org, items=body.items))
+def sync_outbox(body: SyncRequest, caller: EventWriter, request: Request) -> Response:
+    """Apply an offline outbox in order; each item succeeds or fails on its own (a refused
+    one told to the app's refusal hook, if it has one)."""
+    hook = getattr(request.app.state, "sync_refusal_hook", None)
+    with caller.unit() as (session, org):
+        results = sync.apply_outbox(session, actor=org, items=body.items, on_refused=hook)
+    answer = SyncResponse(results=results)
     events = [r.event for r in answer.results if r.event is not None]
     return with_leaf_indexes(session, answer, events, status_code=200)

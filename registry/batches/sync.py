@@ -9,6 +9,8 @@ or a key are they redone one by one, each in its own savepoint.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,6 +30,10 @@ from registry.batches.service import (
 from registry.core.db import refused_value
 from registry.core.errors import Conflict, RegistryError
 from registry.orgs.models import Organization
+
+# Told of each item a rule refused (a RegistryError: 403, 409, 422...) in the request's
+# transaction; the audit layer above passes its alert recorder in (audit/refusals.py).
+RefusalHook = Callable[[Session, Organization, SyncItem, RegistryError], None]
 
 
 def _describe(exc: ValidationError, prefix: str = "") -> str:
@@ -70,10 +76,29 @@ class _KeyRace(Exception):
     """The item's idempotency key was inserted by a concurrent request meanwhile."""
 
 
-def _append(
-    session: Session, *, actor: Organization, item: SyncItem, event: EventBase
+def _refused(
+    session: Session,
+    *,
+    actor: Organization,
+    item: SyncItem,
+    error: RegistryError,
+    on_refused: RefusalHook | None,
 ) -> SyncResult:
-    """One item in its own savepoint: its event, or its refusal, which changes nothing."""
+    if on_refused is not None:
+        on_refused(session, actor, item, error)
+    return _rejected(item, error=error)
+
+
+def _append(
+    session: Session,
+    *,
+    actor: Organization,
+    item: SyncItem,
+    event: EventBase,
+    on_refused: RefusalHook | None,
+) -> SyncResult:
+    """One item in its own savepoint: its event, or its refusal, which changes nothing
+    (but is told to `on_refused`)."""
     savepoint = session.begin_nested()
     try:
         written, created = append_event(
@@ -85,10 +110,11 @@ def _append(
         )
     except RegistryError as exc:
         savepoint.rollback()
-        return _rejected(item, error=exc)
+        return _refused(session, actor=actor, item=item, error=exc, on_refused=on_refused)
     except DataError as exc:
         savepoint.rollback()
-        return _rejected(item, error=refused_value(exc))
+        refusal = refused_value(exc)
+        return _refused(session, actor=actor, item=item, error=refusal, on_refused=on_refused)
     except IntegrityError as exc:
         # Only a concurrent insert of the same (org, idempotency key) gets here: the batch
         # is locked, so its seq cannot clash. That request has committed by now.
@@ -109,7 +135,9 @@ def _applied(item: SyncItem, written: Event, created: bool) -> SyncResult:
     )
 
 
-def _apply_each(session: Session, *, actor: Organization, parsed: list[Parsed]) -> list[SyncResult]:
+def _apply_each(
+    session: Session, *, actor: Organization, parsed: list[Parsed], on_refused: RefusalHook | None
+) -> list[SyncResult]:
     """Every item in its own savepoint and flush: exact per item, one round trip each."""
     results: list[SyncResult] = []
     for entry in parsed:
@@ -117,25 +145,31 @@ def _apply_each(session: Session, *, actor: Organization, parsed: list[Parsed]) 
             results.append(entry)
             continue
         item, event = entry
+        append = partial(
+            _append, session, actor=actor, item=item, event=event, on_refused=on_refused
+        )
         try:
-            results.append(_append(session, actor=actor, item=item, event=event))
+            results.append(append())
         except _KeyRace:
             # Seen again, the committed event makes this a duplicate (same batch and body)
             # or a reused key (409), exactly as if the two requests had come one by one.
             try:
-                results.append(_append(session, actor=actor, item=item, event=event))
+                results.append(append())
             except _KeyRace:
                 conflict = Conflict("a concurrent request wrote a conflicting event; retry")
-                results.append(_rejected(item, error=conflict))
+                results.append(
+                    _refused(session, actor=actor, item=item, error=conflict, on_refused=on_refused)
+                )
     return results
 
 
 def _apply_together(
-    session: Session, *, actor: Organization, parsed: list[Parsed]
+    session: Session, *, actor: Organization, parsed: list[Parsed], on_refused: RefusalHook | None
 ) -> list[SyncResult]:
     """Every item checked in turn, all written by one flush. A rule's refusal changes
     nothing (append_event checks before it writes), so no savepoint per item is needed;
-    a value or key the database refuses raises, and the caller redoes the items one by one."""
+    a value or key the database refuses raises, and the caller redoes the items one by one
+    (rolling back what this wrote, refusals told to `on_refused` included)."""
     results: list[SyncResult] = []
     with deferred_flush(session):
         for entry in parsed:
@@ -152,14 +186,18 @@ def _apply_together(
                     idempotency_key=item.idempotency_key,
                 )
             except RegistryError as exc:
-                results.append(_rejected(item, error=exc))
+                results.append(
+                    _refused(session, actor=actor, item=item, error=exc, on_refused=on_refused)
+                )
                 continue
             results.append(_applied(item, written, created))
     session.flush()
     return results
 
 
-def _apply_once(session: Session, *, actor: Organization, items: list[Any]) -> list[SyncResult]:
+def _apply_once(
+    session: Session, *, actor: Organization, items: list[Any], on_refused: RefusalHook | None
+) -> list[SyncResult]:
     parsed = [_parse(item) for item in items]
     lock_batches(session, (p[0].batch_id for p in parsed if isinstance(p, tuple)))
     keys = [p[0].idempotency_key for p in parsed if isinstance(p, tuple)]
@@ -167,11 +205,11 @@ def _apply_once(session: Session, *, actor: Organization, items: list[Any]) -> l
     preload_idempotency_keys(session, actor_id=actor.id, keys=keys)
     together = session.begin_nested()
     try:
-        results = _apply_together(session, actor=actor, parsed=parsed)
+        results = _apply_together(session, actor=actor, parsed=parsed, on_refused=on_refused)
     except (DataError, IntegrityError):
         together.rollback()
         preload_idempotency_keys(session, actor_id=actor.id, keys=keys)
-        return _apply_each(session, actor=actor, parsed=parsed)
+        return _apply_each(session, actor=actor, parsed=parsed, on_refused=on_refused)
     except BaseException:
         together.rollback()
         raise
@@ -179,11 +217,22 @@ def _apply_once(session: Session, *, actor: Organization, items: list[Any]) -> l
     return results
 
 
-def apply_outbox(session: Session, *, actor: Organization, items: list[Any]) -> list[SyncResult]:
+def apply_outbox(
+    session: Session,
+    *,
+    actor: Organization,
+    items: list[Any],
+    on_refused: RefusalHook | None = None,
+) -> list[SyncResult]:
     """Apply items in order. A rejected item (malformed, or refused by a rule) changes
     nothing and does not stop the others; a replayed item (same idempotency key and body,
-    even from a concurrent request) answers `duplicate` with its original event."""
+    even from a concurrent request) answers `duplicate` with its original event. Each item
+    a rule refused is told to `on_refused`; a retry after a deadlock rolls back what it
+    wrote and tells it again."""
     try:
-        return with_retries(session, lambda: _apply_once(session, actor=actor, items=items))
+        return with_retries(
+            session,
+            lambda: _apply_once(session, actor=actor, items=items, on_refused=on_refused),
+        )
     finally:
         forget_idempotency_keys(session)

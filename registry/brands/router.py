@@ -15,12 +15,12 @@ from registry.brands.schemas import (
     LicenseCreate,
     LicensePublic,
 )
-from registry.core.auth import CurrentOrg, require_kind
+from registry.core.auth import CurrentOrg, WriteCaller, Writer
 from registry.core.db import SessionDep
-from registry.orgs.models import Organization, OrgKind
+from registry.orgs.models import OrgKind
 
 router = APIRouter(prefix="/v1/brands", tags=["brands"])
-Owner = Annotated[Organization, Depends(require_kind(OrgKind.brand_owner))]
+Owner = Annotated[WriteCaller, Depends(Writer(OrgKind.brand_owner))]
 
 
 @router.get("", response_model=list[BrandPublic])
@@ -34,18 +34,21 @@ def read_brand(slug: str, session: SessionDep) -> Brand:
 
 
 @router.post("", status_code=201, response_model=BrandPublic)
-def create_brand(body: BrandCreate, session: SessionDep, owner: Owner) -> Brand:
-    return service.create_brand(session, owner=owner, body=body)
+def create_brand(body: BrandCreate, caller: Owner) -> Brand:
+    with caller.unit() as (session, owner):
+        return service.create_brand(session, owner=owner, body=body)
 
 
 @router.patch("/{slug}", response_model=BrandPublic)
-def update_brand(slug: str, body: BrandUpdate, session: SessionDep, owner: Owner) -> Brand:
-    return service.update_brand(session, slug=slug, actor=owner, body=body)
+def update_brand(slug: str, body: BrandUpdate, caller: Owner) -> Brand:
+    with caller.unit() as (session, owner):
+        return service.update_brand(session, slug=slug, actor=owner, body=body)
 
 
 @router.post("/{slug}/licenses", status_code=201, response_model=LicensePublic)
-def create_license(slug: str, body: LicenseCreate, session: SessionDep, owner: Owner) -> License:
-    return service.create_license(session, slug=slug, actor=owner, body=body)
+def create_license(slug: str, body: LicenseCreate, caller: Owner) -> License:
+    with caller.unit() as (session, owner):
+        return service.create_license(session, slug=slug, actor=owner, body=body)
 
 
 @router.get("/{slug}/licenses", response_model=list[LicensePublic])
@@ -54,5 +57,6 @@ def list_licenses(slug: str, session: SessionDep, org: CurrentOrg) -> list[Licen
 
 
 @router.post("/{slug}/licenses/{license_id}/revoke", response_model=LicensePublic)
-def revoke_license(slug: str, license_id: str, session: SessionDep, owner: Owner) -> License:
-    return service.revoke_license(session, slug=slug, license_id=license_id, actor=owner)
+def revoke_license(slug: str, license_id: str, caller: Owner) -> License:
+    with caller.unit() as (session, owner):
+        return service.revoke_license(session, slug=slug, license_id=license_id, actor=owner)

@@ -7,7 +7,8 @@ with the current ones before using that state again: a changed token means "relo
 Random tokens (not counters) cannot repeat, so even a Redis flush only causes reloads.
 
 - `RedisChangeBoard` (REGISTRY_REDIS_URL set): tokens live in Redis, so a write in any
-  process is seen by every process's next read; one MGET per check.
+  process is seen by every process's next read; one MGET per check. A change made while
+  Redis is unreachable is published by its process before it reads a token again.
 - `LocalChangeBoard` (no Redis): tokens live in this process only; writes made by other
   processes are seen when the cache's time-to-live runs out.
 """
@@ -62,6 +63,11 @@ class LocalChangeBoard:
 
 
 class RedisChangeBoard:
+    """Tokens in Redis. A change that cannot be published (Redis unreachable) is kept and
+    published before this process reads a token again: once Redis is back, no cache
+    answers from state older than a change this process committed meanwhile (other
+    processes see it from that moment; a process that exits first leaves it to the TTL)."""
+
     shared = True
 
     def __init__(self, url: str) -> None:
@@ -71,8 +77,12 @@ class RedisChangeBoard:
         # server has one). Kept for the process's life: a client dropped with its loop
         # would leave its socket to the garbage collector, which warns about it.
         self._async: dict[asyncio.AbstractEventLoop, AsyncRedis] = {}
+        self._unpublished: set[str] = set()
+        self._lock = threading.Lock()
 
     def tokens(self, topics: Sequence[str]) -> list[str | None]:
+        if self._unpublished:
+            self.changed(())
         values: list[bytes | None] = self._redis.mget([PREFIX + t for t in topics])  # type: ignore[assignment]
         return [None if v is None else v.decode() for v in values]
 
@@ -81,17 +91,40 @@ class RedisChangeBoard:
         client = self._async.get(loop)
         if client is None:
             client = self._async[loop] = AsyncRedis.from_url(self._url, **_TIMEOUTS)
+        if self._unpublished:
+            names = self._take_unpublished(())
+            try:
+                pipe = client.pipeline(transaction=False)
+                for topic in names:
+                    pipe.set(PREFIX + topic, secrets.token_hex(8))
+                await pipe.execute()
+            except Exception:
+                self._keep_unpublished(names)
+                raise
         values = await client.mget([PREFIX + t for t in topics])
         return [v.decode() if isinstance(v, bytes) else v for v in values]
 
     def changed(self, topics: Iterable[str]) -> None:
-        names = sorted(set(topics))
+        names = self._take_unpublished(topics)
         if not names:
             return
-        pipe = self._redis.pipeline(transaction=False)
-        for topic in names:
-            pipe.set(PREFIX + topic, secrets.token_hex(8))
-        pipe.execute()
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for topic in names:
+                pipe.set(PREFIX + topic, secrets.token_hex(8))
+            pipe.execute()
+        except Exception:
+            self._keep_unpublished(names)
+            raise
+
+    def _take_unpublished(self, topics: Iterable[str]) -> list[str]:
+        with self._lock:
+            names, self._unpublished = self._unpublished | set(topics), set()
+        return sorted(names)
+
+    def _keep_unpublished(self, names: Iterable[str]) -> None:
+        with self._lock:
+            self._unpublished.update(names)
 
 
 _LOCAL = LocalChangeBoard()

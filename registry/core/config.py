@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     job_output_dir: str = "./registry-jobs"
     job_result_ttl_hours: float = 72.0
     job_expiry_interval: float = 3600.0
+    # How often the beat looks for jobs whose message could not be sent (Redis unreachable
+    # when they were asked for) and sends them: the longest such a job waits once it is back.
+    job_resend_interval: float = Field(default=10.0, gt=0)
     log_level: str = "INFO"
     # Proxies whose X-Forwarded-For names the client (comma-separated addresses or
     # networks, e.g. "10.0.0.0/8, 127.0.0.1"). Empty: the socket peer is the client.
@@ -95,8 +98,12 @@ class Settings(BaseSettings):
     # Bulk verify and sync have their own limits, derived from their item counts.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_json_depth: int = Field(default=32, ge=4, le=200)
-    # Bodies larger than this are checked for depth in a worker thread, off the event loop.
-    json_offload_bytes: int = Field(default=65_536, ge=0)
+    # JSON values (array items and object members) in a body: what its parse, on the event
+    # loop, costs (10,000 small objects: about 1 ms). Sync takes 5 times more (its items).
+    max_json_values: int = Field(default=10_000, ge=100)
+    # Requests other than writes that run at once on the event loop; the others wait their
+    # turn outside the loop's queue, so a write's turns on the loop stay short (issue 15).
+    concurrent_reads: int = Field(default=8, ge=1, le=1024)
     # Rate limits (registry/core/ratelimit.py), in the `limits` library's notation. Public
     # requests count per client address (per key when a valid API key is sent); writes per
     # API key (per address without a valid key); a platform's key gets `factor` times more.

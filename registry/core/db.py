@@ -7,10 +7,12 @@ is registered with `after_commit`.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, event
@@ -22,6 +24,7 @@ from registry.core.errors import Conflict, InvalidInput, RegistryError
 
 _AFTER_COMMIT = "after_commit_callbacks"
 _UNIT_OF_WORK = "unit_of_work"
+SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for the write lock
 
 
 class ServiceUnavailable(RegistryError):
@@ -49,7 +52,9 @@ def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
+            pool_size=8,
         )
 
         @event.listens_for(engine, "connect")
@@ -60,7 +65,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -97,11 +102,83 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = False) -> Iterat
     """One transaction: commit at the end, roll back on error, then run after-commit work.
 
     `write=True` takes SQLite's write lock at BEGIN so concurrent appends queue instead of
-    failing on a stale snapshot; PostgreSQL writers lock rows instead.
+    failing on a stale snapshot; PostgreSQL writers lock rows instead. This process's SQLite
+    writers queue on a lock of their own first: a waiter wakes the moment the writer before
+    it commits, where SQLite's busy handler would poll with sleeps of up to 100 ms.
     """
     bind = engine or get_engine()
+    turn: AbstractContextManager[object] = nullcontext()
     if write and bind.dialect.name == "sqlite":
+        turn = _WriterQueue.of(bind).turn()
         bind = bind.execution_options(sqlite_immediate=True)
+    with turn, _transaction(bind) as session:
+        yield session
+    _run_after_commit(session)
+
+
+class _WriterQueue:
+    """This process's writers to one SQLite database, one at a time and first come, first
+    served: the scan recorder writing batch after batch cannot overtake an append that
+    waits (a plain lock lets the thread that just released it take it again).
+
+    A turn may begin in one worker thread and end in another (a request's session
+    dependency). A write opened inside a write on the same thread skips the queue and
+    meets SQLite's own lock, as it did before the queue existed."""
+
+    _queues: ClassVar[dict[str, _WriterQueue]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._issued = 0  # tickets handed out
+        self._serving = 0  # the ticket whose turn it is
+        self._abandoned: set[int] = set()  # tickets whose holders stopped waiting
+        self._owner: int | None = None
+
+    @classmethod
+    def of(cls, engine: Engine) -> _WriterQueue:
+        key = engine.url.render_as_string(hide_password=False)
+        with cls._guard:
+            return cls._queues.setdefault(key, cls())
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        me = threading.get_ident()
+        if self._owner == me:
+            yield
+            return
+        self._wait_for_turn()
+        self._owner = me
+        try:
+            yield
+        finally:
+            self._owner = None
+            with self._changed:
+                self._next_turn()
+
+    def _wait_for_turn(self) -> None:
+        deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+        with self._changed:
+            ticket = self._issued
+            self._issued += 1
+            while self._serving != ticket:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._abandoned.add(ticket)
+                    raise ServiceUnavailable("the database is busy; retry")
+                self._changed.wait(left)
+
+    def _next_turn(self) -> None:
+        # The caller holds `_changed`.
+        self._serving += 1
+        while self._serving in self._abandoned:
+            self._abandoned.discard(self._serving)
+            self._serving += 1
+        self._changed.notify_all()
+
+
+@contextmanager
+def _transaction(bind: Engine) -> Iterator[Session]:
     session = Session(bind, expire_on_commit=False, info={_UNIT_OF_WORK: True})
     try:
         yield session
@@ -125,7 +202,6 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = False) -> Iterat
         raise
     finally:
         session.close()
-    _run_after_commit(session)
 
 
 def get_session(request: Request) -> Iterator[Session]:

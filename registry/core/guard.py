@@ -1,8 +1,8 @@
 """The request guard: one ASGI middleware in front of every route. It classifies the
 request by the route it will reach (registry/core/routes.py), applies the rate limits, then
 bounds the body: size (413, from Content-Length before reading, or as soon as the bytes
-read pass the limit), JSON content type (415) and JSON nesting (413, checked in a worker
-thread for large bodies), all before the framework parses anything."""
+read pass the limit), JSON content type (415), the number of JSON values and their nesting
+(413), all before the framework parses anything (registry/core/bounds.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from registry.core import bounds
 from registry.core.config import Settings
 from registry.core.errors import InvalidInput, RegistryError, error_response
 from registry.core.ratelimit import RateLimits
-from registry.core.routes import RouteTable
+from registry.core.routes import ROUTE_KEY, RouteTable
 
 
 class RequestGuard:
@@ -24,7 +24,6 @@ class RequestGuard:
         self.routes = routes
         self.limits = limits
         self.depth = settings.max_json_depth
-        self.offload = settings.json_offload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -32,6 +31,7 @@ class RequestGuard:
             return
         try:
             route = self.routes.classify(scope)
+            scope[ROUTE_KEY] = route  # the write lane's too (registry/core/lanes.py)
             refusal = await self.limits.check(scope, route)
             if refusal is not None:
                 raise refusal
@@ -40,17 +40,22 @@ class RequestGuard:
             headers = {k: v for k, v in scope["headers"] if k in _BODY_HEADERS}
             length = _content_length(headers)
             chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
-            if length is not None and length > route.body_limit:
-                raise bounds.too_large(route.body_limit)
+            limit = route.body_limit
+            if length is not None and length > limit.bytes:
+                raise bounds.too_large(limit.bytes)
             content_type = headers.get(b"content-type", b"").decode("latin-1") or None
             has_body = chunked or bool(length)
             json_expected = route.json_body and (has_body or content_type)
             if json_expected and not bounds.is_json_type(content_type):
                 raise bounds.not_json(content_type)
             if has_body:
-                body = await bounds.read_body(receive, route.body_limit)
-                if route.json_body and body:
-                    await bounds.check_depth(body, self.depth, offload_over=self.offload)
+                body = await bounds.read_body(receive, limit.bytes)
+                if route.json_body:
+                    # Values first: it is cheap, and it bounds the cost of the depth scan.
+                    if bounds.json_values_at_most(body) > limit.values:
+                        raise bounds.too_many_values(limit.values)
+                    if bounds.json_depth_exceeds(body, self.depth):
+                        raise bounds.too_deep(self.depth)
                 receive = bounds.replay(body, receive)
         except bounds.Disconnected:
             return
@@ -81,10 +86,16 @@ def _content_length(headers: dict[bytes, bytes]) -> int | None:
 
 
 def install_request_guard(
-    app: FastAPI, *, settings: Settings, limits: RateLimits, body_limits: dict[tuple[str, str], int]
+    app: FastAPI,
+    *,
+    settings: Settings,
+    limits: RateLimits,
+    body_limits: dict[tuple[str, str], bounds.BodyLimit],
 ) -> RouteTable:
-    """Add the guard in front of every route; call after every router is included."""
-    routes = RouteTable(app, default_body_limit=settings.max_body_bytes, body_limits=body_limits)
+    """Add the guard in front of every route; call after every router is included.
+    `body_limits`: the routes whose limits differ from the settings' defaults."""
+    default = bounds.BodyLimit(settings.max_body_bytes, settings.max_json_values)
+    routes = RouteTable(app, default_body_limit=default, body_limits=body_limits)
     app.state.rate_limits = limits
     app.add_middleware(RequestGuard, routes=routes, limits=limits, settings=settings)
     return routes

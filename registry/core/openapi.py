@@ -29,7 +29,7 @@ _WHY = {
     403: "the API key's organization may not do this",
     404: "a resource named in the path does not exist (or is not visible to the caller)",
     409: "the request conflicts with the current state (numbers in the detail)",
-    413: "the body is larger than the endpoint's limit or nests JSON too deeply",
+    413: "the body is over the endpoint's limit of bytes, JSON values or nesting",
     415: "the body is not sent as Content-Type: application/json",
     422: "the input is invalid (the detail names the field)",
     429: "a rate limit was reached; retry after Retry-After seconds",

@@ -32,6 +32,7 @@ DRAIN_SCANS = "registry.drain_scans"
 AUDIT_RECENT_BATCHES = "registry.audit_recent_batches"
 EXPIRE_JOBS = "registry.expire_jobs"
 PUBLISH_CHECKPOINT = "registry.publish_checkpoint"
+RESEND_JOBS = "registry.resend_jobs"
 
 _bound_engine: ContextVar[Engine | None] = ContextVar("registry_task_engine", default=None)
 

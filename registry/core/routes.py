@@ -17,9 +17,11 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount, compile_path
 from starlette.types import Scope
 
-from registry.core.auth import current_org
+from registry.core.auth import Writer, current_org
+from registry.core.bounds import BodyLimit
 
 RouteKind = Literal["exempt", "public", "read", "write"]
+ROUTE_KEY = "registry.route"  # where the guard leaves a request's RouteInfo in its scope
 _CONVERTOR = re.compile(r":[a-z]+}")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -33,12 +35,12 @@ class RouteInfo:
     kind: RouteKind
     needs_key: bool
     json_body: bool
-    body_limit: int
+    body_limit: BodyLimit
 
 
 def needs_api_key(dependant: Dependant) -> bool:
     """True when the route (or any dependency of it) authenticates the caller's API key."""
-    if dependant.call is current_org:
+    if dependant.call is current_org or isinstance(dependant.call, Writer):
         return True
     return any(needs_api_key(sub) for sub in dependant.dependencies)
 
@@ -97,7 +99,11 @@ class RouteTable:
     template)` to a route's own body limit; others get `default_body_limit`."""
 
     def __init__(
-        self, app: FastAPI, *, default_body_limit: int, body_limits: dict[tuple[str, str], int]
+        self,
+        app: FastAPI,
+        *,
+        default_body_limit: BodyLimit,
+        body_limits: dict[tuple[str, str], BodyLimit],
     ) -> None:
         self._app = app
         self._default = default_body_limit
@@ -144,6 +150,9 @@ class RouteTable:
         return None
 
     def classify(self, scope: Scope) -> RouteInfo:
+        known = scope.get(ROUTE_KEY)
+        if isinstance(known, RouteInfo):
+            return known
         method = scope["method"]
         path, root = scope["path"], scope.get("root_path", "")
         if root and path.startswith(root):

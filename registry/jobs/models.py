@@ -62,6 +62,11 @@ class Job(SQLModel, table=True):
     finished_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # Set when the job's task could not be sent (the broker was unreachable): the job stays
+    # queued and the resend sweep (a beat task) sends it once the broker is back.
+    unsent_since: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
     # When the job and its result file are deleted (set when it finishes).
     expires_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)

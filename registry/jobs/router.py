@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import FileResponse
 
-from registry.core.auth import CurrentOrg
+from registry.core.auth import CurrentOrg, WriteCaller, Writer
 from registry.core.config import get_settings
 from registry.core.db import SessionDep
 from registry.core.queue import TaskQueueDep
 from registry.jobs import service
 from registry.jobs.schemas import JobPublic, LabelSheetCreate
+from registry.orgs.models import OrgKind
 
 router = APIRouter(tags=["jobs"])
 
@@ -22,21 +24,21 @@ def request_label_sheet(
     run_id: str,
     body: LabelSheetCreate,
     response: Response,
-    session: SessionDep,
-    org: CurrentOrg,
+    caller: Annotated[WriteCaller, Depends(Writer(*OrgKind))],
     queue: TaskQueueDep,
 ) -> JobPublic:
     """Queue a PDF of every label of the run, `layout` labels to a page, each QR code with
     its GTIN, lot and serial beside it. Answers at once with the job to poll; 422 with the
     reason if the run's codes do not fit the layout (see `GET /v1/labels/layouts`)."""
-    job = service.create_label_sheet_job(
-        session,
-        run_id=run_id,
-        layout=body.layout,
-        actor=org,
-        queue=queue,
-        base_url=get_settings().public_url,
-    )
+    with caller.unit() as (session, org):
+        job = service.create_label_sheet_job(
+            session,
+            run_id=run_id,
+            layout=body.layout,
+            actor=org,
+            queue=queue,
+            base_url=get_settings().public_url,
+        )
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return JobPublic.build(job)
 

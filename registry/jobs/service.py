@@ -2,7 +2,9 @@
 states (queued -> running -> succeeded | failed) as a worker reports.
 
 A job row is the truth about a job; the Celery message only says "work on job X", so a
-redelivered or duplicated message finds the job's state and does nothing twice.
+redelivered or duplicated message finds the job's state and does nothing twice. A job
+whose message could not be sent (the broker unreachable) stays queued, marked unsent, and
+is sent again by the resend sweep once the broker is back: the job row is the outbox.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from registry.core.db import unit_of_work
-from registry.core.queue import RENDER_LABEL_SHEET, TaskQueue, send_after_commit
+from registry.core.queue import EXPORT_AUDIT, RENDER_LABEL_SHEET, TaskQueue, send_after_commit
 from registry.core.time import utcnow
 from registry.jobs.exceptions import JobNotFound, JobResultGone, JobResultNotReady
 from registry.jobs.models import FINISHED_STATES, Job, JobKind, JobState
@@ -31,6 +33,8 @@ MAX_ERROR_LENGTH = 2000
 # seconds, far below the broker's visibility timeout, so a chunk is never redelivered
 # while it runs, and a killed worker's chunk goes to another worker within that timeout.
 SHEET_CHUNK_LABELS = 500
+# The task that works on a job of each kind.
+JOB_TASKS = {JobKind.label_sheet: RENDER_LABEL_SHEET, JobKind.audit_export: EXPORT_AUDIT}
 
 
 def sheet_chunk_size(layout: str) -> int:
@@ -71,13 +75,42 @@ def create_label_sheet_job(
     engine = bind if isinstance(bind, Engine) else bind.engine
     job_id = job.id
 
-    def not_queued(exc: Exception) -> None:
-        # The job committed but could not be queued: say so rather than stay queued forever.
+    def not_sent(exc: Exception) -> None:
+        # The job committed but its message could not be sent: it stays queued, and the
+        # resend sweep sends it once the broker is back.
         with unit_of_work(engine, write=True) as s:
-            fail_job(s, job_id=job_id, error=f"could not be queued: {type(exc).__name__}")
+            mark_unsent(s, job_id=job_id)
 
-    send_after_commit(session, queue, RENDER_LABEL_SHEET, job.id, on_error=not_queued)
+    send_after_commit(session, queue, RENDER_LABEL_SHEET, job.id, on_error=not_sent)
     return job
+
+
+def mark_unsent(session: Session, *, job_id: str) -> None:
+    """Record that the queued job's message could not be sent (kept from the first time)."""
+    job = _locked(session, job_id)
+    if job is not None and job.state == JobState.queued and job.unsent_since is None:
+        job.unsent_since = utcnow()
+        session.add(job)
+        session.flush()
+
+
+def unsent_jobs(session: Session, *, limit: int = 200) -> list[tuple[str, str]]:
+    """(job id, task name) of queued jobs whose message is still to be sent, oldest first."""
+    rows = session.exec(
+        select(Job.id, Job.kind)
+        .where(Job.state == JobState.queued, col(Job.unsent_since).is_not(None))
+        .order_by(col(Job.unsent_since))
+        .limit(limit)
+    )
+    return [(job_id, JOB_TASKS[JobKind(kind)]) for job_id, kind in rows]
+
+
+def mark_sent(session: Session, *, job_id: str) -> None:
+    job = _locked(session, job_id)
+    if job is not None and job.unsent_since is not None:
+        job.unsent_since = None
+        session.add(job)
+        session.flush()
 
 
 def get_job(session: Session, *, job_id: str, actor: Organization) -> Job:

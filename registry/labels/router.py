@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 
-from registry.core.auth import CurrentOrg, require_kind
+from registry.core.auth import CurrentOrg, WriteCaller, Writer
 from registry.core.config import get_settings
 from registry.core.db import SessionDep, unit_of_work
 from registry.core.pagination import Cursor, Page, decode_cursor, encode_cursor
@@ -29,24 +29,23 @@ from registry.labels.schemas import (
 from registry.orgs.models import Organization, OrgKind
 
 router = APIRouter(tags=["labels"])
-Cooperative = Annotated[Organization, Depends(require_kind(OrgKind.cooperative))]
+Cooperative = Annotated[WriteCaller, Depends(Writer(OrgKind.cooperative))]
 # Printed labels outlive any cache; a revoked key must reach offline verifiers within minutes.
 JWKS_MAX_AGE = 300
 CSV_PAGE = 2000
 
 
 @router.post("/v1/batches/{batch_id}/labels", status_code=201, response_model=LabelRunPublic)
-def create_label_run(
-    batch_id: str, body: LabelRunCreate, session: SessionDep, coop: Cooperative
-) -> LabelRunPublic:
+def create_label_run(batch_id: str, body: LabelRunCreate, caller: Cooperative) -> LabelRunPublic:
     """Issue a run of `count` signed label codes for the batch (labels <= packed units)."""
-    run = service.create_label_run(
-        session,
-        batch_id=batch_id,
-        count=body.count,
-        actor=coop,
-        passphrase=get_settings().key_passphrase,
-    )
+    with caller.unit() as (session, coop):
+        run = service.create_label_run(
+            session,
+            batch_id=batch_id,
+            count=body.count,
+            actor=coop,
+            passphrase=get_settings().key_passphrase,
+        )
     return LabelRunPublic.build(run)
 
 

@@ -37,8 +37,10 @@ class AfterCommitJSON(Response):
 
 def with_leaf_indexes(
     session: Session, answer: Any, events: list[EventPublic], *, status_code: int
-) -> AfterCommitJSON:
-    """Send `answer` after commit, with each of `events` (inside it) given its leaf index."""
+) -> Response:
+    """`answer` with each of `events` (inside it) given its leaf index. `session` is the
+    write's: committed by now (its after-commit work integrated the events), or still open,
+    when the answer is sent after its commit."""
     bind = session.get_bind()
 
     def fill() -> None:
@@ -54,8 +56,11 @@ def with_leaf_indexes(
         for e in missing:
             e.leaf_index = found.get((e.batch_id, e.seq))
 
-    after_commit(session, fill)
-    return AfterCommitJSON(answer, status_code)
+    if session.in_transaction():
+        after_commit(session, fill)
+        return AfterCommitJSON(answer, status_code)
+    fill()
+    return Response(pydantic_core.to_json(answer), status_code, media_type="application/json")
 
 
 def fill_batch_leaf_indexes(index_by_seq: dict[int, int], events: list[EventPublic]) -> None:

@@ -25,6 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -87,6 +88,9 @@ class VerifyCache:
         self._keys: tuple[KeySet, str | None, float] | None = None
         self._lots: OrderedDict[tuple[Lot, date], _LotEntry] = OrderedDict()
         self._refreshing: set[Hashable] = set()
+        # One thread reloads expired parts, started once: a thread started per refresh
+        # cost the event loop more than the reload itself under a flood of scans.
+        self._refresher = ThreadPoolExecutor(1, thread_name_prefix="verify-cache-refresh")
 
     @classmethod
     def from_settings(cls, engine: Engine, settings: Settings) -> VerifyCache:
@@ -254,7 +258,7 @@ class VerifyCache:
                 with self._lock:
                     self._refreshing.discard(job)
 
-        threading.Thread(target=refresh, name="verify-cache-refresh", daemon=True).start()
+        self._refresher.submit(refresh)
 
     @staticmethod
     def _view(keys: KeySet, entries: list[_LotEntry]) -> View:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 
 from registry.codes.digital_link import LabelCode, parse_url
 from registry.codes.errors import VerificationError
@@ -37,6 +37,7 @@ from registry.verify.schemas import Reason, ReasonCode, Verdict
 SIGNATURE_THREADS = max(1, min(8, os.cpu_count() or 1))
 _SIGNATURE_POOL = ThreadPoolExecutor(SIGNATURE_THREADS, thread_name_prefix="verify-signatures")
 _MIN_CHUNK = 64
+LOADER_THREADS = 4  # worker threads that load lot facts for scans that missed the cache
 
 
 def check_signatures(codes: list[LabelCode], keys: KeySet) -> list[PublicKey | VerificationError]:
@@ -75,6 +76,10 @@ class Verifier:
     rules: CloneRules
     public_url: str
     recorder: ScanSink | None = None
+    # Scans whose lot is not cached wait here for one of a few worker threads instead of
+    # each taking one: under a flood of scans and writes, loads blocked on the cache's
+    # one-loader lock once held most of the shared pool, and writes queued behind them.
+    loaders: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(LOADER_THREADS))
 
     @classmethod
     def from_settings(
@@ -97,7 +102,7 @@ class Verifier:
         lots = [(code.gtin, code.lot)]
         view = await self.cache.current_async(lots, now.date())
         if view is None:
-            view = await to_thread.run_sync(self.cache.load, lots, now.date())
+            view = await to_thread.run_sync(self.cache.load, lots, now.date(), limiter=self.loaders)
         return view
 
     async def scan(self, url: str, *, device: str, place: Place | None, now: datetime) -> Scanned:

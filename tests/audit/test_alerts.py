@@ -11,9 +11,9 @@ from sqlalchemy import Engine, func, select
 from registry.alerts.models import Alert, AlertKind, batch_subject
 from registry.alerts.service import AlertSignal, raise_alerts
 from registry.core.db import unit_of_work
-from tests.audit.scenario import YEAR, Scenario, harvest
+from tests.audit.scenario import YEAR, Scenario, ev, harvest
 from tests.dbtools import assert_error, unchanged
-from tests.factories import BRAND
+from tests.factories import BRAND, GTIN
 
 
 def _rows(engine: Engine) -> list[Alert]:
@@ -138,3 +138,86 @@ def test_alerts_are_keyset_paginated(scenario: Scenario) -> None:
     r = w.call("GET", "/v1/audit/alerts", w.regulator, params={"limit": 501})
     assert_error(r, 422, "ValidationError")
     assert YEAR
+
+
+def _item(batch_id: str, key: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {"batch_id": batch_id, "idempotency_key": key, "event": event}
+
+
+def test_refused_outbox_items_raise_alerts_in_the_sync_transaction(scenario: Scenario) -> None:
+    s, w = scenario, scenario.world
+    (quota,) = _rows(s.engine)  # the scenario's refused quota breach, one attempt
+    assert quota.occurrences == 1
+    stored = ev("stored", "11-20", {"place": "cold store 4"})
+    items = [
+        _item(s.a2, "q-1", harvest(6000, "11-13")),  # 409 QuotaExceeded
+        _item(s.a1, "area-1", harvest(10, "11-20", county="520102")),  # 422 outside the area
+        _item(s.a1, "ok-1", stored),  # created
+        _item(s.a2, "q-2", harvest(7000, "11-14")),  # the same refusal again: 409
+        _item(s.a1, "bad-1", {"type": "stored"}),  # malformed: not a rule's refusal
+    ]
+    r = w.call("POST", "/v1/sync", w.coop, json={"items": items})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [(x["status_code"], x["error"]) for x in results] == [
+        (409, "QuotaExceeded"),
+        (422, "OutsideProductionArea"),
+        (201, None),
+        (409, "QuotaExceeded"),
+        (422, "ValidationError"),
+    ]
+    rows = {a.kind: a for a in _rows(s.engine)}
+    assert set(rows) == {"quota_exceeded", "outside_production_area"}
+    # One attempt per refused item: the two quota items fold into the scenario's alert.
+    assert (rows["quota_exceeded"].id, rows["quota_exceeded"].occurrences) == (quota.id, 3)
+    area = rows["outside_production_area"]
+    assert (area.batch_id, area.brand_id, area.gtin, area.occurrences) == (
+        s.a1,
+        quota.brand_id,
+        GTIN,
+        1,
+    )
+    # The evidence of a whole-request refusal, and the item's idempotency key.
+    assert set(area.detail) == set(quota.detail) | {"idempotency_key"}
+    assert area.detail["request"] == "POST /v1/sync"
+    assert area.detail["idempotency_key"] == "area-1"
+    assert (area.detail["error"], area.detail["status"]) == ("OutsideProductionArea", 422)
+    assert area.detail["org_id"] == w.coop.id
+    assert "520102" in area.detail["message"]
+
+    # The outbox sent again: its created item answers `duplicate`, which raises nothing;
+    # the refused ones count again; a rule refusing another org (403) raises its own.
+    before = _count(s.engine)
+    r = w.call("POST", "/v1/sync", w.coop, json={"items": [items[2]]})
+    assert [x["status"] for x in r.json()["results"]] == ["duplicate"]
+    assert _count(s.engine) == before
+    r = w.call(
+        "POST", "/v1/sync", w.handler2, json={"items": [_item(s.a1, "h-1", harvest(1, "11-20"))]}
+    )
+    (refused,) = r.json()["results"]
+    assert refused["status_code"] == 403, refused
+    assert _count(s.engine) == before + 1
+    (theirs,) = [a for a in _rows(s.engine) if a.detail["org_id"] == w.handler2.id]
+    assert (theirs.kind, theirs.batch_id, theirs.detail["error"]) == (
+        "write_refused",
+        s.a1,
+        refused["error"],
+    )
+    # Another error of the same caller on the same batch is another alert.
+    sold = ev("sold", "11-21", {"channel": "market", "quantity": 1, "unit": "box"})
+    reused = _item(s.a1, "h-2", {**sold, "data": {**sold["data"], "quantity": 2}})
+    r = w.call("POST", "/v1/sync", w.handler2, json={"items": [_item(s.a1, "h-2", sold), reused]})
+    assert [x["status_code"] for x in r.json()["results"]] == [201, 409]
+    errors = sorted(
+        a.detail["error"] for a in _rows(s.engine) if a.detail["org_id"] == w.handler2.id
+    )
+    assert errors == sorted([refused["error"], r.json()["results"][1]["error"]])
+    assert len(set(errors)) == 2
+
+    # Listed to a regulator, not to a cooperative party to none of the batches.
+    listed = _list(s, w.regulator)["items"]
+    (seen,) = [a for a in listed if a["kind"] == "outside_production_area"]
+    assert (seen["batch_id"], seen["detail"]["idempotency_key"]) == (s.a1, "area-1")
+    assert next(a for a in listed if a["kind"] == "quota_exceeded")["occurrences"] == 3
+    assert _list(s, w.coop3)["items"] == []
+    assert _list(s, w.coop2)["items"] == []

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from registry.main import create_app
-from tests.factories import World, build_world, harvested, stored
+from tests.factories import BRAND, World, build_world, harvested, stored
 
 WRITERS = 8
 EVENTS_PER_WRITER = 10
@@ -141,3 +141,34 @@ def test_concurrent_harvests_never_exceed_the_quota(quota_world: World) -> None:
         harvested_kg += sum(e["data"]["quantity"] for e in events if e["type"] == "harvested")
         assert w.call("GET", f"/v1/batches/{batch}/audit", w.coop).json()["intact"]
     assert harvested_kg == 10_000
+
+
+DRIVER_WORDS = (
+    "DETAIL",
+    "duplicate key",
+    "UNIQUE constraint",
+    "psycopg",
+    "sqlite3",
+    "IntegrityError",
+)
+
+
+def test_a_lot_created_twice_at_once_is_refused_without_the_driver_s_words(world: World) -> None:
+    """Issue 11 item 3: a conflict found by the database (two requests passed the lot check
+    together) answered with PostgreSQL's own DETAIL text. One creation wins; every other
+    gets a 409 in the error shape, in the registry's words."""
+    body = {"brand": BRAND, "lot": "RACE-1", "product": "tea"}
+    with serving(world.engine) as base_url:
+
+        def create() -> tuple[int, dict[str, Any]]:
+            with httpx2.Client(base_url=base_url, headers=world.coop.auth, timeout=60) as http:
+                r = http.post("/v1/batches", json=body)
+                return r.status_code, r.json()
+
+        answers = _run_together([create] * WRITERS)
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [201] + [409] * (WRITERS - 1), answers
+    for status, answer in answers:
+        if status == 409:
+            assert set(answer) == {"error", "detail"}, answer
+            assert not any(word in answer["detail"] for word in DRIVER_WORDS), answer

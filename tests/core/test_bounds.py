@@ -1,24 +1,36 @@
-"""Bounded request bodies: size (413 naming the limit), JSON depth (413, never a 500 in
-the echo of the input), JSON content type (415 naming the header), for every route,
-before anything is parsed; and a real server keeps answering /healthz meanwhile."""
+"""Bounded request bodies: size (413 naming the limit), JSON values and depth (413, never a
+500 in the echo of the input), JSON content type (415 naming the header), for every route,
+before anything is parsed; the event loop stays free while the costliest bodies are
+answered; and a real server keeps answering /healthz meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
+import shutil
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from loadtests.server import Server, fresh_database
-from registry.core.bounds import json_depth_exceeds
+from registry.core.bounds import json_depth_exceeds, json_values_at_most
+from registry.core.db import make_engine
+from registry.main import create_app
 from tests.dbtools import assert_error, unchanged
 from tests.factories import BRAND, World
 
 BULK_LIMIT = 1000 * (2048 + 8) + 1024
+BULK_VALUES = 16_000
+SYNC_LIMIT, SYNC_VALUES = 4 * 1_048_576, 50_000
 JSON = {"Content-Type": "application/json"}
+# The costliest JSON to parse per byte: small objects (3 values each, as the limit counts).
+SMALL_OBJECT = b'{"a":[0]},'
 
 
 def nested(depth: int) -> str:
@@ -33,6 +45,121 @@ def test_json_depth_is_counted_without_parsing() -> None:
     assert json_depth_exceeds(nested(33).encode(), 32)
     assert not json_depth_exceeds(nested(32).encode(), 32)
     assert not json_depth_exceeds(b"[[[[[[", 2)  # unbalanced: the parser refuses it
+
+
+def test_json_values_are_counted_without_parsing() -> None:
+    assert json_values_at_most(b"[]") == 1
+    assert json_values_at_most(b'{"a": [1, 2, {"b": 3}]}') == 5  # a, 1, 2, {...}, b
+    assert json_values_at_most(b'"a,b,[c,{d"') == 5  # inside strings too: never fewer
+
+
+def costly(prefix: bytes, *, size: int, values: int) -> bytes:
+    """Small objects after `prefix`, closed, within `size` bytes and `values` values."""
+    count = min((size - len(prefix) - 16) // len(SMALL_OBJECT), (values - 8) // 3)
+    return prefix + SMALL_OBJECT * count + b'{"a":[0]}]]}'
+
+
+def test_bodies_with_too_many_values_are_refused_before_parsing(world: World) -> None:
+    # Bulk verify at its value limit: 1,000 codes that are lists of numbers, answered
+    # `invalid` (a code that is not a URL is answered, not refused).
+    body = json.dumps({"codes": [[0] * 15] * 999 + [[0] * 14]}).encode()
+    assert json_values_at_most(body) == BULK_VALUES
+    r = world.call("POST", "/v1/verify", content=body, headers=JSON)
+    assert r.status_code == 200, r.text[:300]
+    assert {x["verdict"] for x in r.json()["results"]} == {"invalid"}
+    # One value more, far below the byte limit: refused, naming the limit.
+    body = json.dumps({"codes": [[0] * 15] * 1000}).encode()
+    r = world.call("POST", "/v1/verify", content=body, headers=JSON)
+    assert_error(r, 413, "ContentTooLarge", f"limit of {BULK_VALUES} values")
+    # Refused before it is parsed: a truncated body over the limit is a 413, not a 422.
+    r = world.call("POST", "/v1/verify", content=body[:-2], headers=JSON)
+    assert_error(r, 413, "ContentTooLarge", f"limit of {BULK_VALUES} values")
+    # Every JSON route has a limit: 10,000 by default, 50,000 for sync's items.
+    batch = world.new_batch()["id"]
+    many = {"type": "stored", "event_time": "2026-11-21T08:00:00+08:00", "data": [0] * 10_000}
+    for path, limit in (
+        (f"/v1/batches/{batch}/events", 10_000),
+        ("/v1/batches", 10_000),
+        ("/v1/sync", SYNC_VALUES),
+    ):
+        body = costly(b'{"items":[[', size=1_000_000, values=limit + 100)
+        with unchanged(world.engine):
+            r = world.call("POST", path, world.coop, content=body, headers=JSON)
+        assert_error(r, 413, "ContentTooLarge", f"limit of {limit} values")
+    with unchanged(world.engine):
+        r = world.call("POST", f"/v1/batches/{batch}/events", world.coop, json=many)
+    assert_error(r, 413, "ContentTooLarge", "limit of 10000 values")
+
+
+async def _longest_loop_stall(
+    app: FastAPI, posts: list[tuple[str, bytes]]
+) -> tuple[float, list[int]]:
+    """Answers `posts` concurrently in-process while a ticker turns with the event loop;
+    returns the most CPU time (all threads) the process spent between two turns, and
+    the statuses. CPU time, not wall time: a loaded machine that deschedules the process
+    adds nothing to it, while a parse holding the loop (or the GIL) adds all of its own."""
+    stalls: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.process_time()
+        while not done.is_set():
+            await asyncio.sleep(0.001)
+            now = time.process_time()
+            stalls.append(now - last)
+            last = now
+
+    async with (
+        app.router.lifespan_context(app),
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://registry.test", timeout=120
+        ) as client,
+    ):
+        # Warm up: the first requests build the app's routes and caches.
+        for path in {path for path, _ in posts}:
+            await client.post(path, content=b"{}", headers=JSON)
+        tick = asyncio.create_task(ticker())
+        await asyncio.sleep(0.05)
+        answers = await asyncio.gather(
+            *(client.post(path, content=body, headers=JSON) for path, body in posts)
+        )
+        done.set()
+        await tick
+    return max(stalls), [r.status_code for r in answers]
+
+
+def test_the_event_loop_stays_free_while_the_costliest_bodies_are_answered(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """Issue 11 item 1: a body parsed on the event loop stalled every other request for
+    its whole parse (seconds for a few MB of small objects; a worker thread does not help,
+    the parser holds the GIL). Posted at once: the largest bodies of small objects each
+    route's byte limit allows (refused from their value count) and the costliest each
+    accepts (at the value limit: bulk verify answers, sync asks for the key)."""
+    db = tmp_path / "registry.db"
+    shutil.copy(sqlite_template, db)
+    engine = make_engine(f"sqlite:///{db}")
+    verify_max = costly(b'{"codes":[[', size=BULK_LIMIT, values=10**9)
+    sync_max = costly(b'{"items":[[', size=SYNC_LIMIT, values=10**9)
+    verify_costly = costly(b'{"codes":[[', size=BULK_LIMIT, values=BULK_VALUES)
+    sync_costly = costly(b'{"items":[[', size=SYNC_LIMIT, values=SYNC_VALUES)
+    posts = [
+        ("/v1/verify", verify_max), ("/v1/sync", sync_max),
+        ("/v1/verify", verify_costly), ("/v1/sync", sync_costly),
+    ] * 2  # fmt: skip
+    # The test process's own heap (pytest, every module) is not the server's: a full
+    # collection of it would be a stall of the test's making.
+    gc.collect()
+    gc.freeze()
+    try:
+        stall, statuses = asyncio.run(_longest_loop_stall(create_app(engine), posts))
+    finally:
+        gc.unfreeze()
+        engine.dispose()
+    # Parsed on the loop, the 4 MiB body alone took over a second of CPU; now the longest
+    # stretch without a turn of the loop is what the costliest accepted body costs.
+    assert stall < 0.25, f"the event loop was held for {stall:.3f} s of CPU"
+    assert statuses == [413, 413, 200, 401] * 2
 
 
 def test_a_code_nested_255_deep_is_refused_not_a_500(client: TestClient) -> None:

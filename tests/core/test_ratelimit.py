@@ -14,6 +14,7 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from registry.core.bounds import BodyLimit
 from registry.core.clients import resolve_client_address
 from registry.core.config import Settings, get_settings, parse_networks
 from registry.core.ratelimit import RateLimits
@@ -121,7 +122,7 @@ def test_redis_down_falls_back_to_counting_in_process() -> None:
         rate_limit_writes="2/minute",
     )
     limits = RateLimits(settings, key_kind=None)
-    route = RouteInfo("/v1/brands", "public", False, False, 1024)
+    route = RouteInfo("/v1/brands", "public", False, False, BodyLimit(1024, 100))
     scope = {"type": "http", "headers": [], "client": ("192.0.2.1", 1)}
 
     async def three() -> list[bool]:

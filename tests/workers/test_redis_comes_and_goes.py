@@ -1,12 +1,14 @@
 """Redis unreachable in the middle of a run, then back: the API and a real worker reach
 Redis through a TCP proxy that the test stops (every connection cut, the port closed) and
 starts again; the shared Redis keeps running. Every scan answered is counted, the sheet
-job that was rendering finishes, and the API answers throughout."""
+job that was rendering finishes, a sheet asked for while Redis was away is sent once it
+is back and finishes, and the API answers throughout."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.factories import World, label_codes, labeled_batch
+from tests.factories import World, label_codes, labeled_batch, recalled
 from tests.jobs.sheet_checks import labeled_run, read_sheet, wait_for_job
 from tests.verify.helpers import path_of
 from tests.worker_process import TaskMode, _redis_mode
@@ -155,3 +157,58 @@ def test_redis_goes_away_mid_run_and_comes_back(
         assert time.monotonic() < deadline, (_scanned(engine), answered)
         time.sleep(0.2)
     assert _scanned(engine) == answered == 140  # every answered scan counted once
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_a_sheet_asked_for_while_redis_is_away_is_sent_when_it_is_back(
+    proxied_redis: tuple[TaskMode, TcpProxy], world: World, engine: Engine
+) -> None:
+    """Issue 11: the job was marked failed ("could not be queued"). Now it stays queued
+    and the beat's resend sweep, at its default interval (10 s), sends it."""
+    mode, proxy = proxied_redis
+    run = labeled_run(world, 200)
+    mode.start_worker(engine, beat=True)
+    proxy.stop()
+    r = world.call(
+        "POST", f"/v1/labels/runs/{run['run_id']}/sheet", world.coop, json={"layout": "a4-4x10"}
+    )
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    time.sleep(3)
+    job = world.call("GET", f"/v1/jobs/{job_id}", world.coop).json()
+    assert (job["state"], job["error"]) == ("queued", None)
+    away = time.monotonic()
+    proxy.start()
+    job = wait_for_job(world, job_id, world.coop, until=("succeeded", "failed"), timeout=180)
+    sys.stdout.write(  # the issue's figure; shown with `pytest -s`
+        f"\nsheet job sent and finished {time.monotonic() - away:.1f} s after Redis came back\n"
+    )
+    assert job["state"] == "succeeded", job
+    sheet = read_sheet(world.call("GET", job["result_url"], world.coop).content)
+    assert sorted(sheet.urls) == sorted(label_codes(world, run["run_id"]))
+    with engine.connect() as conn:
+        unsent = conn.execute(text("SELECT count(*) FROM jobs WHERE unsent_since IS NOT NULL"))
+        assert unsent.scalar_one() == 0
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_a_recall_made_while_redis_is_away_is_answered_once_it_is_back(
+    proxied_redis: tuple[TaskMode, TcpProxy], world: World
+) -> None:
+    """The verification cache's change signal for the recall could not be published: the
+    lot cached before the outage must not be answered from that cache once Redis is back."""
+    _, proxy = proxied_redis
+    batch, run = labeled_batch(world, units=10, count=4)
+    url = label_codes(world, run["run_id"])[0]
+
+    def verdict() -> str:
+        r = world.client.get(path_of(url), headers={"Accept": "application/json"})
+        assert r.status_code == 200, r.text
+        return str(r.json()["verdict"])
+
+    assert verdict() == "genuine"  # and cached, under the lot's change token
+    proxy.stop()
+    world.ok(batch["id"], world.owner, recalled())
+    assert verdict() == "recalled"  # Redis away: answered from the database
+    proxy.start()
+    assert [verdict() for _ in range(3)] == ["recalled"] * 3

@@ -1,0 +1,115 @@
+"""Writes are served on an event loop of their own, and reads take turns on the main one, so
+a flood of scans cannot starve a cooperative's writes.
+
+Under a flood of label scans the main event loop is never idle: every trip a request makes
+to a worker thread and back (its session, its key check, its handler, its commit) waits
+behind the scans already queued on the loop. A cooperative's append makes several such
+trips, a scan none, so appends waited seconds where scans waited tens of milliseconds
+(issue 15). Requests to write routes (`registry/core/routes.py`: keyed non-GET routes and
+the console's forms) therefore run on a second event loop, in a thread of its own: the main
+loop reads the body, hands the request over, and sends the answer when it is ready, so a
+write costs the main loop two turns whatever it does inside. Everything else (the guard's
+rate limits and body checks before it, exception handling after it) is unchanged.
+
+The main loop's two turns are short only if its queue is: with every scan of a flood in
+the loop's queue at once, a turn waited for all of them. At most `concurrent_reads` other
+requests run at once; the rest wait on a semaphore, outside the queue, and lose nothing
+(they were waiting for the CPU anyway). Operations routes (health, metrics, docs) never
+wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from registry.core.routes import RouteTable
+
+_lane: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
+_lane_guard = threading.Lock()
+
+
+def write_loop() -> asyncio.AbstractEventLoop:
+    """The process's event loop for writes, started on first use (a daemon thread: it holds
+    no state that must outlive a request)."""
+    global _lane
+    with _lane_guard:
+        if _lane is None or not _lane[1].is_alive():
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="write-lane", daemon=True)
+            thread.start()
+            _lane = (loop, thread)
+        return _lane[0]
+
+
+class WriteLane:
+    """ASGI middleware: requests the route table calls `write` run on `write_loop()`; other
+    requests but operations take turns, `concurrent_reads` at a time."""
+
+    def __init__(self, app: ASGIApp, *, routes: RouteTable, concurrent_reads: int) -> None:
+        self.app = app
+        self.routes = routes
+        self.concurrent_reads = concurrent_reads
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._turns = weakref.WeakKeyDictionary()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = self.routes.classify(scope).kind if scope["type"] == "http" else "exempt"
+        if kind == "exempt":
+            await self.app(scope, receive, send)
+        elif kind == "write":
+            await self._write(scope, receive, send)
+        else:
+            async with self._turn():
+                await self.app(scope, receive, send)
+
+    def _turn(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()  # an app may be served by several loops (tests)
+        turn = self._turns.get(loop)
+        if turn is None:
+            turn = self._turns[loop] = asyncio.Semaphore(self.concurrent_reads)
+        return turn
+
+    async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await _read_body(receive)
+        if body is None:
+            return  # the client went away before sending its body
+        sent: list[Message] = []
+        served = asyncio.run_coroutine_threadsafe(self._serve(scope, body, sent), write_loop())
+        await asyncio.wrap_future(served)
+        for message in sent:
+            await send(message)
+
+    async def _serve(self, scope: Scope, body: bytes, sent: list[Message]) -> None:
+        delivered = False
+        done = asyncio.Event()
+
+        async def receive() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await done.wait()  # a handler listening for a disconnect: none comes
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            done.set()
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
