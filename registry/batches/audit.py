@@ -5,10 +5,13 @@ event's hash against its leaf and the batch head against the log's last leaf of 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func
+import orjson
+from sqlalchemy import Text, and_, cast, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -166,20 +169,25 @@ def audit_all(session: Session, *, chunk: int = 5000) -> Iterator[tuple[AuditRep
     slugs = dict(session.exec(select(Brand.id, Brand.slug)).all())
     pending_ids = set(session.exec(select(LogPending.event_id)).all())
     seen: set[str] = set()
-    # Plain column rows, not ORM objects: the audit reads each event once.
+    # Plain column rows, not ORM objects: the audit reads each event once, its JSON
+    # columns as text parsed with orjson.
     events_t, leaves_t = Event.__table__, LogLeaf.__table__  # type: ignore[attr-defined]
     joined = events_t.outerjoin(
         leaves_t,
         and_(leaves_t.c.batch_id == events_t.c.batch_id, leaves_t.c.seq == events_t.c.seq),
     )
+    columns = [
+        cast(events_t.c[name], Text) if name in _JSON_FIELDS else events_t.c[name]
+        for name in _StreamedEvent.FIELDS
+    ]
     stream = session.execute(
-        sa_select(events_t, leaves_t.c.data.label("leaf_data"))
+        sa_select(*columns, leaves_t.c.data)
         .select_from(joined)
         .order_by(events_t.c.batch_id, events_t.c.seq, events_t.c.id)
         .execution_options(yield_per=chunk)
     )
     beyond = _leaves_without_event(session)
-    current: list[Any] = []
+    current: list[_StreamedEvent] = []
     leaves: dict[int, bytes] = {}
 
     def flush() -> AuditReport:
@@ -188,19 +196,81 @@ def audit_all(session: Session, *, chunk: int = 5000) -> Iterator[tuple[AuditRep
         log = ({**beyond.get(batch.id, {}), **leaves}, pending)
         return _report(batch, current, brand_slug=slugs.get(batch.brand_id), log=log)
 
-    for row in stream:
+    for *fields, leaf_data in stream:
+        row = _StreamedEvent(*fields)
         if current and current[0].batch_id != row.batch_id:
             seen.add(current[0].batch_id)
             yield flush(), len(current)
             current, leaves = [], {}
         current.append(row)
-        if row.leaf_data is not None:
-            leaves[row.seq] = bytes(row.leaf_data)
+        if leaf_data is not None:
+            leaves[row.seq] = bytes(leaf_data)
     if current:
         seen.add(current[0].batch_id)
         yield flush(), len(current)
     for batch_id in sorted(batches.keys() - seen):
         yield _report(batches[batch_id], [], log=(beyond.get(batch_id, {}), set())), 0
+
+
+_JSON_FIELDS = ("location", "data")
+
+
+def _json(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # what orjson refuses (NaN, huge integers) json reads
+        return json.loads(text)
+
+
+class _StreamedEvent:
+    """One event row of the audit stream (an `EventFields`)."""
+
+    # The columns, in the order __init__ takes them.
+    FIELDS = (
+        "id",
+        "batch_id",
+        "seq",
+        "type",
+        "event_time",
+        "event_time_offset",
+        "recorded_at",
+        "actor_org_id",
+        "location",
+        "data",
+        "prev_hash",
+        "hash",
+    )
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        id: int,
+        batch_id: str,
+        seq: int,
+        type: str,
+        event_time: datetime,
+        event_time_offset: str,
+        recorded_at: datetime,
+        actor_org_id: str,
+        location: str | None,
+        data: str,
+        prev_hash: str,
+        hash: str,
+    ) -> None:
+        self.id = id
+        self.batch_id = batch_id
+        self.seq = seq
+        self.type = type
+        self.event_time = event_time
+        self.event_time_offset = event_time_offset
+        self.recorded_at = recorded_at
+        self.actor_org_id = actor_org_id
+        self.location: dict[str, Any] | None = _json(location)
+        self.data: dict[str, Any] = _json(data)
+        self.prev_hash = prev_hash
+        self.hash = hash
 
 
 def _leaves_without_event(session: Session) -> dict[str, dict[int, bytes]]:

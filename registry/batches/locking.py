@@ -25,14 +25,17 @@ T = TypeVar("T")
 # serialization_failure, deadlock_detected (PostgreSQL SQLSTATE codes).
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 DEFAULT_ATTEMPTS = 5
+LOCKED_BATCHES = "locked_batch_ids"  # session.info: ids whose row lock this transaction holds
 _BASE_DELAY = 0.02  # seconds; doubled per attempt, with full jitter
 
 
 def lock_batches(session: Session, batch_ids: Iterable[str]) -> dict[str, Batch]:
     """Lock the existing batches among `batch_ids` in ascending id order (PostgreSQL
     `FOR UPDATE`; SQLite writers already hold the database lock) and return them, freshly
-    read. Unknown ids are left out: the caller reports them per item."""
+    read. Unknown ids are left out: the caller reports them per item. Until the next call,
+    `get_batch(lock=True)` of this session takes them without another query."""
     locked: dict[str, Batch] = {}
+    session.info[LOCKED_BATCHES] = locked.keys()
     for batch_id in sorted(set(batch_ids)):
         batch = session.exec(
             select(Batch)

@@ -6,7 +6,7 @@ the database write lock from BEGIN IMMEDIATE. The unique (batch_id, seq) is the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from registry.batches.exceptions import (
     QuotaExceeded,
 )
 from registry.batches.ledger import Ledger, LedgerError, LedgerEvent, effective_events, replay
+from registry.batches.locking import LOCKED_BATCHES
 from registry.batches.models import Batch, BatchStatus, Event
 from registry.batches.schemas import BatchCreate
 from registry.brands.models import Brand, License
@@ -43,9 +44,15 @@ from registry.orgs.models import Organization, OrgKind
 
 # Kinds that see every batch (read-only for regulators).
 _SEE_ALL = (OrgKind.admin, OrgKind.regulator)
+_DEFER_FLUSH = "defer_event_flush"  # session.info: inside `deferred_flush`
+_KNOWN_KEYS = "known_idempotency_keys"  # session.info: (actor id, {key: event or None})
 
 
 def get_batch(session: Session, batch_id: str, *, lock: bool = False) -> Batch:
+    if lock and batch_id in session.info.get(LOCKED_BATCHES, ()):
+        held = session.get(Batch, batch_id)  # from the identity map, or re-read if expired
+        if held is not None:
+            return held
     query = select(Batch).where(Batch.id == batch_id)
     if lock:
         query = query.with_for_update()
@@ -156,10 +163,24 @@ def _write(
         batch.status = BatchStatus.recalled
     session.add(event)
     session.add(batch)
-    session.flush()
-    assert event.id is not None
-    queue_for_log(session, event_id=event.id)
+    queue_for_log(session, event=event)
+    if not session.info.get(_DEFER_FLUSH):
+        session.flush()
+    preloaded = session.info.get(_KNOWN_KEYS)
+    if idempotency_key and preloaded is not None and preloaded[0] == actor.id:
+        preloaded[1][idempotency_key] = event
     return event
+
+
+@contextmanager
+def deferred_flush(session: Session) -> Iterator[None]:
+    """Within it, appended events and heads are written by the session's next flush (one
+    multi-row INSERT for many events) instead of one flush per event."""
+    session.info[_DEFER_FLUSH] = True
+    try:
+        yield
+    finally:
+        session.info.pop(_DEFER_FLUSH, None)
 
 
 def ledger_of(session: Session, batch: Batch) -> Ledger:
@@ -216,6 +237,45 @@ def _request_digest(batch_id: str, event: BaseModel) -> str:
     )
 
 
+def preload_idempotency_keys(session: Session, *, actor_id: str, keys: Iterable[str]) -> None:
+    """Look up at once the events an actor wrote under these idempotency keys: until
+    `forget_idempotency_keys`, `append_event` finds them (or that there is none) without
+    a query, and knows the events it writes under them."""
+    known: dict[str, Event | None] = dict.fromkeys(keys)
+    wanted = list(known)
+    for start in range(0, len(wanted), 500):
+        for e in session.exec(
+            select(Event).where(
+                Event.actor_org_id == actor_id,
+                col(Event.idempotency_key).in_(wanted[start : start + 500]),
+            )
+        ):
+            assert e.idempotency_key is not None
+            known[e.idempotency_key] = e
+    session.info[_KNOWN_KEYS] = (actor_id, known)
+
+
+def forget_idempotency_keys(session: Session, *keys: str) -> None:
+    """Forget preloaded keys (all of them when none is named): they are looked up again."""
+    preloaded = session.info.get(_KNOWN_KEYS)
+    if preloaded is None:
+        return
+    if not keys:
+        session.info.pop(_KNOWN_KEYS)
+    for key in keys:
+        preloaded[1].pop(key, None)
+
+
+def _keyed_event(session: Session, *, actor_id: str, key: str) -> Event | None:
+    preloaded = session.info.get(_KNOWN_KEYS)
+    if preloaded is not None and preloaded[0] == actor_id and key in preloaded[1]:
+        found: Event | None = preloaded[1][key]
+        return found
+    return session.exec(
+        select(Event).where(Event.actor_org_id == actor_id, Event.idempotency_key == key)
+    ).first()
+
+
 def append_event(
     session: Session,
     *,
@@ -229,11 +289,7 @@ def append_event(
     batch = get_batch(session, batch_id, lock=True)
     digest = _request_digest(batch_id, event) if idempotency_key else None
     if idempotency_key:
-        previous = session.exec(
-            select(Event).where(
-                Event.actor_org_id == actor.id, Event.idempotency_key == idempotency_key
-            )
-        ).first()
+        previous = _keyed_event(session, actor_id=actor.id, key=idempotency_key)
         if previous is not None:
             if previous.batch_id != batch_id or previous.request_digest != digest:
                 raise IdempotencyKeyReused(

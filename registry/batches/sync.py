@@ -1,8 +1,10 @@
-"""The offline outbox: many events, each applied in its own savepoint with its own result.
+"""The offline outbox: many events, each with its own result.
 
 Every batch the outbox names is locked first, in one global order (`locking.py`), so
 concurrent outboxes over the same batches queue instead of deadlocking; a deadlock that
-other locks still cause is retried inside the server, a bounded number of times.
+other locks still cause is retried inside the server, a bounded number of times. Items are
+checked in order and written together by one flush; only if the database refuses a value
+or a key are they redone one by one, each in its own savepoint.
 """
 
 from __future__ import annotations
@@ -17,8 +19,14 @@ from sqlmodel import Session
 
 from registry.batches.event_types import EVENT_ADAPTER, EventBase
 from registry.batches.locking import lock_batches, with_retries
+from registry.batches.models import Event
 from registry.batches.schemas import EventPublic, SyncItem, SyncResult
-from registry.batches.service import append_event
+from registry.batches.service import (
+    append_event,
+    deferred_flush,
+    forget_idempotency_keys,
+    preload_idempotency_keys,
+)
 from registry.core.db import refused_value
 from registry.core.errors import Conflict, RegistryError
 from registry.orgs.models import Organization
@@ -59,6 +67,9 @@ def _parse(item: Any) -> tuple[SyncItem, EventBase] | SyncResult:
     except ValidationError as exc:
         return _rejected(parsed, invalid=_describe(exc))
     return parsed, event
+
+
+Parsed = tuple[SyncItem, EventBase] | SyncResult
 
 
 class _KeyRace(Exception):
@@ -108,8 +119,13 @@ def _append(
         # Only a concurrent insert of the same (org, idempotency key) gets here: the batch
         # is locked, so its seq cannot clash. That request has committed by now.
         savepoint.rollback()
+        forget_idempotency_keys(session, item.idempotency_key)
         raise _KeyRace from exc
     savepoint.commit()
+    return _applied(item, written, created)
+
+
+def _applied(item: SyncItem, written: Event, created: bool) -> SyncResult:
     return SyncResult(
         idempotency_key=item.idempotency_key,
         batch_id=item.batch_id,
@@ -119,11 +135,10 @@ def _append(
     )
 
 
-def _apply_once(
-    session: Session, *, actor: Organization, items: list[Any], on_refused: RefusalHook | None
+def _apply_each(
+    session: Session, *, actor: Organization, parsed: list[Parsed], on_refused: RefusalHook | None
 ) -> list[SyncResult]:
-    parsed = [_parse(item) for item in items]
-    lock_batches(session, (p[0].batch_id for p in parsed if isinstance(p, tuple)))
+    """Every item in its own savepoint and flush: exact per item, one round trip each."""
     results: list[SyncResult] = []
     for entry in parsed:
         if isinstance(entry, SyncResult):
@@ -148,6 +163,60 @@ def _apply_once(
     return results
 
 
+def _apply_together(
+    session: Session, *, actor: Organization, parsed: list[Parsed], on_refused: RefusalHook | None
+) -> list[SyncResult]:
+    """Every item checked in turn, all written by one flush. A rule's refusal changes
+    nothing (append_event checks before it writes), so no savepoint per item is needed;
+    a value or key the database refuses raises, and the caller redoes the items one by one
+    (rolling back what this wrote, refusals told to `on_refused` included)."""
+    results: list[SyncResult] = []
+    with deferred_flush(session):
+        for entry in parsed:
+            if isinstance(entry, SyncResult):
+                results.append(entry)
+                continue
+            item, event = entry
+            try:
+                written, created = append_event(
+                    session,
+                    batch_id=item.batch_id,
+                    event=event,
+                    actor=actor,
+                    idempotency_key=item.idempotency_key,
+                )
+            except RegistryError as exc:
+                results.append(
+                    _refused(session, actor=actor, item=item, error=exc, on_refused=on_refused)
+                )
+                continue
+            results.append(_applied(item, written, created))
+    session.flush()
+    return results
+
+
+def _apply_once(
+    session: Session, *, actor: Organization, items: list[Any], on_refused: RefusalHook | None
+) -> list[SyncResult]:
+    parsed = [_parse(item) for item in items]
+    lock_batches(session, (p[0].batch_id for p in parsed if isinstance(p, tuple)))
+    keys = [p[0].idempotency_key for p in parsed if isinstance(p, tuple)]
+    # One query for every item's key instead of one per item; fresh for each attempt.
+    preload_idempotency_keys(session, actor_id=actor.id, keys=keys)
+    together = session.begin_nested()
+    try:
+        results = _apply_together(session, actor=actor, parsed=parsed, on_refused=on_refused)
+    except (DataError, IntegrityError):
+        together.rollback()
+        preload_idempotency_keys(session, actor_id=actor.id, keys=keys)
+        return _apply_each(session, actor=actor, parsed=parsed, on_refused=on_refused)
+    except BaseException:
+        together.rollback()
+        raise
+    together.commit()
+    return results
+
+
 def apply_outbox(
     session: Session,
     *,
@@ -160,7 +229,10 @@ def apply_outbox(
     even from a concurrent request) answers `duplicate` with its original event. Each item
     a rule refused is told to `on_refused`; a retry after a deadlock rolls back what it
     wrote and tells it again."""
-    return with_retries(
-        session,
-        lambda: _apply_once(session, actor=actor, items=items, on_refused=on_refused),
-    )
+    try:
+        return with_retries(
+            session,
+            lambda: _apply_once(session, actor=actor, items=items, on_refused=on_refused),
+        )
+    finally:
+        forget_idempotency_keys(session)

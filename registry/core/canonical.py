@@ -48,8 +48,37 @@ def _plain(value: Any) -> Any:
     raise _NeedsReference
 
 
+def _written_as_is(value: Any) -> bool:
+    """True when orjson already writes the value as JCS (no float, no huge integer, ASCII
+    keys): the common case, checked without copying (scalars inline: this runs per event)."""
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                return False
+            item_kind = type(item)
+            if item_kind is str or item_kind is bool or item is None:
+                continue
+            if item_kind is int:
+                if abs(item) > _MAX_SAFE_INTEGER:
+                    return False
+                continue
+            if not _written_as_is(item):
+                return False
+        return True
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(abs(value) <= _MAX_SAFE_INTEGER)
+    if kind is list or kind is tuple:
+        return all(_written_as_is(item) for item in value)
+    return False
+
+
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of a JSON value: same value, same bytes."""
+    if _written_as_is(value):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     try:
         plain = _plain(value)
     except _NeedsReference:

@@ -23,6 +23,7 @@ from registry.core.config import get_settings
 from registry.core.errors import Conflict, InvalidInput, RegistryError
 
 _AFTER_COMMIT = "after_commit_callbacks"
+_UNIT_OF_WORK = "unit_of_work"
 SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for the write lock
 
 
@@ -84,6 +85,11 @@ def get_engine() -> Engine:
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
     """Run `callback` once the session's transaction has committed (never on rollback)."""
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def runs_after_commit(session: Session) -> bool:
+    """True for a session of `unit_of_work`, which runs the after-commit work."""
+    return bool(session.info.get(_UNIT_OF_WORK))
 
 
 def _run_after_commit(session: Session) -> None:
@@ -173,7 +179,7 @@ class _WriterQueue:
 
 @contextmanager
 def _transaction(bind: Engine) -> Iterator[Session]:
-    session = Session(bind, expire_on_commit=False)
+    session = Session(bind, expire_on_commit=False, info={_UNIT_OF_WORK: True})
     try:
         yield session
         session.commit()

@@ -3,7 +3,8 @@ transaction has committed and the log has integrated the events.
 
 FastAPI serializes a route's return value before the session dependency commits, so a
 write route returns an `AfterCommitJSON` instead: it renders when it is sent, after the
-commit and after the after-commit work (integration, then filling in the leaf indexes).
+commit and after the after-commit work (integration, which hands over the leaf indexes it
+placed, then filling in any others, e.g. of replayed events).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from registry.batches.schemas import EventPublic
 from registry.core.db import after_commit
-from registry.log.append import leaf_indexes
+from registry.log.append import LEAF_INDEXES, leaf_indexes
 
 
 class AfterCommitJSON(Response):
@@ -43,6 +44,10 @@ def with_leaf_indexes(
     bind = session.get_bind()
 
     def fill() -> None:
+        placed = session.info.get(LEAF_INDEXES, {})
+        for e in events:
+            if e.leaf_index is None:
+                e.leaf_index = placed.get((e.batch_id, e.seq))
         missing = [e for e in events if e.leaf_index is None]
         if not missing or not isinstance(bind, Engine):
             return

@@ -49,7 +49,6 @@ def publish_checkpoint(session: Session, *, name: str, passphrase: str) -> LogCh
     tree does not extend the previous checkpoint: a checkpoint is never signed for a
     rewritten history by this code path."""
     state = locked_state(session)  # one publisher at a time
-    assert state is not None
     size, stored_root = state.size, bytes(state.root)
     root = root_at(session, size)
     if root != stored_root:

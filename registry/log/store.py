@@ -1,7 +1,7 @@
 """Reading and growing the stored tree: leaves, complete subtree hashes and the log state.
 
 The sequencer (`integrate`) is the only writer. Appenders never touch the log's state: an
-event's transaction only queues the event (`queue_event`), so writers of different batches
+event's transaction only queues the event (`append.queue_for_log`), so writers of different batches
 share no lock at all. `integrate` then, under the log_state row lock (SQLite: the write
 lock), gives the queued, committed events the next leaf indexes in event-id order, writes
 the leaves and the subtree hashes they complete, and moves the size and root. A rolled-back
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, tuple_
+from sqlalchemy import Table, delete, insert, tuple_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -23,21 +25,18 @@ from registry.core.time import utcnow
 from registry.log import merkle
 from registry.log.models import LogLeaf, LogNode, LogPending, LogState
 
+_STATE: Table = LogState.__table__  # type: ignore[attr-defined]
+_PENDING: Table = LogPending.__table__  # type: ignore[attr-defined]
+_LEAVES: Table = LogLeaf.__table__  # type: ignore[attr-defined]
+_NODES: Table = LogNode.__table__  # type: ignore[attr-defined]
 
-def queue_event(session: Session, *, event_id: int) -> None:
-    """Queue a flushed event for the log, in the event's own transaction."""
-    session.add(LogPending(event_id=event_id))
 
-
-def locked_state(session: Session, *, skip_locked: bool = False) -> LogState | None:
-    """The log's state row, locked for the sequencer (created if a test emptied it).
-    With `skip_locked`, None when another sequencer holds it (PostgreSQL)."""
-    query = select(LogState).where(LogState.id == 1).with_for_update(skip_locked=skip_locked)
+def locked_state(session: Session) -> LogState:
+    """The log's state row, locked for the sequencer (created if a test emptied it)."""
+    query = select(LogState).where(LogState.id == 1).with_for_update()
     state = session.exec(query).first()
     if state is not None:
         return state
-    if skip_locked and session.get(LogState, 1) is not None:
-        return None
     savepoint = session.begin_nested()
     try:
         session.add(LogState(id=1, size=0, root=merkle.EMPTY_ROOT))
@@ -99,45 +98,78 @@ def _edge(size: int) -> list[merkle.NodeKey]:
     return merkle.complete_subtrees(0, size) if size else []
 
 
-def integrate(session: Session, *, limit: int = 5000, skip_locked: bool = False) -> int | None:
-    """Give queued committed events the next leaf indexes; returns how many were added
-    (None: with `skip_locked`, another sequencer holds the lock and nothing was done).
+# The right edge of the last tree this process grew, by (size, root): the next integration
+# starts from it instead of reading O(log n) subtrees. Equal size and root mean the same
+# leaves (SHA-256), hence the same edge, whichever database or process grew the tree.
+_LAST_EDGE: dict[tuple[int, bytes], list[bytes]] = {}
+
+
+def _edge_of(session: Session, size: int, root: bytes) -> merkle.CompactRange:
+    hashes = _LAST_EDGE.get((size, root))
+    if hashes is None:
+        keys = _edge(size)
+        stored = read_nodes(session, keys)
+        hashes = [stored[key] for key in keys]
+    return merkle.CompactRange(size, hashes)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A queued event that an integration placed in the log."""
+
+    event_id: int
+    batch_id: str
+    seq: int
+    leaf_index: int
+
+
+def integrate(session: Session, *, limit: int = 5000) -> list[Leaf]:
+    """Give queued committed events the next leaf indexes, in event-id order; returns them.
 
     Call in a write transaction of its own and commit it; concurrent callers queue on the
-    log_state row lock, and the first one integrates what every waiting writer queued."""
-    state = locked_state(session, skip_locked=skip_locked)
+    log_state row lock, and the first one integrates what every waiting writer queued.
+    Core statements, not ORM objects: this runs once per sequencer round."""
+    state = session.execute(
+        sa_select(_STATE.c.size, _STATE.c.root).where(_STATE.c.id == 1).with_for_update()
+    ).first()
     if state is None:
-        return None
+        locked_state(session)  # creates the row
+        return integrate(session, limit=limit)
     session.info["log_locked_at"] = time.perf_counter()
-    rows = session.exec(
-        select(LogPending.event_id, Event.batch_id, Event.seq, Event.hash)
-        .join(Event, col(Event.id) == col(LogPending.event_id))
-        .order_by(col(LogPending.event_id))
+    pending, events = _PENDING, Event.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        sa_select(pending.c.event_id, events.c.batch_id, events.c.seq, events.c.hash)
+        .join(events, events.c.id == pending.c.event_id)
+        .order_by(pending.c.event_id)
         .limit(limit)
     ).all()
     if not rows:
-        return 0
-    size = state.size
-    edge_keys = _edge(size)
-    stored = read_nodes(session, edge_keys)
-    edge = merkle.CompactRange(size, [stored[key] for key in edge_keys])
+        return []
+    size = int(state.size)
+    edge = _edge_of(session, size, bytes(state.root))
+    placed: list[Leaf] = []
     leaves: list[dict[str, Any]] = []
     nodes: list[dict[str, Any]] = []
-    for offset, (_, batch_id, seq, chain_hash) in enumerate(rows):
+    for offset, (event_id, batch_id, seq, chain_hash) in enumerate(rows):
         data = bytes.fromhex(chain_hash)
+        placed.append(Leaf(event_id, batch_id, seq, size + offset))
         leaves.append({"leaf_index": size + offset, "batch_id": batch_id, "seq": seq, "data": data})
         for level, node_index, digest in edge.append_hash(merkle.leaf_hash(data)):
             nodes.append({"level": level, "node_index": node_index, "hash": digest})
-    session.execute(insert(LogLeaf), leaves)
+    session.execute(insert(_LEAVES), leaves)
     if nodes:
-        session.execute(insert(LogNode), nodes)
-    session.execute(delete(LogPending).where(col(LogPending.event_id).in_([r[0] for r in rows])))
-    state.size = size + len(rows)
-    state.root = edge.root()
-    state.updated_at = utcnow()
-    session.add(state)
-    session.flush()
-    return len(rows)
+        session.execute(insert(_NODES), nodes)
+    session.execute(delete(pending).where(pending.c.event_id.in_([r[0] for r in rows])))
+    root = edge.root()
+    session.execute(
+        update(_STATE)
+        .where(_STATE.c.id == 1)
+        .values(size=edge.size, root=root, updated_at=utcnow())
+    )
+    # Kept even if this transaction then rolls back: the key would no longer match.
+    _LAST_EDGE.clear()
+    _LAST_EDGE[(edge.size, root)] = edge.edge
+    return placed
 
 
 def pending_count(session: Session) -> int:
