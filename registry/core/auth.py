@@ -80,16 +80,14 @@ class WriteCaller:
     """
 
     request: Request
-    org_id: str
+    org: Organization  # as the check read it (detached: its session has closed)
 
     @contextmanager
     def unit(self) -> Iterator[tuple[Session, Organization]]:
         engine = getattr(self.request.app.state, "engine", None)
         with unit_of_work(engine, write=True) as session:
-            org = session.get(Organization, self.org_id)
-            if org is None:  # deleted since the key was checked: never in practice
-                raise Unauthorized("invalid or revoked API key")
-            yield session, org
+            # Attached without a second read: the check has just read it.
+            yield session, session.merge(self.org, load=False)
 
 
 class Writer:
@@ -99,10 +97,10 @@ class Writer:
     def __init__(self, *kinds: OrgKind) -> None:
         self.kinds = kinds
 
-    def _check(self, request: Request) -> str:
+    def _check(self, request: Request) -> Organization:
         engine = getattr(request.app.state, "engine", None)
         with unit_of_work(engine) as session:
-            return _check_kind(identify(request, session), self.kinds).id
+            return _check_kind(identify(request, session), self.kinds)
 
     async def __call__(self, request: Request) -> WriteCaller:
         return WriteCaller(request, await to_thread.run_sync(self._check, request))
