@@ -80,6 +80,10 @@ class Verifier:
     # each taking one: under a flood of scans and writes, loads blocked on the cache's
     # one-loader lock once held most of the shared pool, and writes queued behind them.
     loaders: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(LOADER_THREADS))
+    # Bulk calls run one at a time per process, their signatures checked on every core
+    # (check_signatures): more at once added no throughput, only threads holding the GIL
+    # that a write's thread then waited for (issue 15).
+    bulk_calls: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(1))
 
     @classmethod
     def from_settings(
@@ -170,7 +174,7 @@ class Verifier:
         parts = view.parts.get(judged.batch.id) if judged.batch else None
         return write_answer(judged, code_fields(code, self.public_url), parts, scans, now)
 
-    def check_many(self, codes: Sequence[Any], *, now: datetime) -> bytes:
+    def check_many(self, codes: Sequence[Any], now: datetime) -> bytes:
         """A bulk answer, in request order; entries that are not label URLs answer
         `invalid` / `malformed_code`. Listings, not scans: nothing is counted."""
         parsed: list[LabelCode | str] = []
