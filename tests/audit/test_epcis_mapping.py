@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from registry.audit import epcis
-from registry.audit.records import ExportEvent
+from registry.audit.records import ExportEvent, serial_uri
 
 BASE = "https://r.example"
 VOCAB = f"{BASE}/ns/epcis/"
@@ -144,6 +144,8 @@ def test_inspection_sets_the_disposition_and_the_certificate() -> None:
         "conformant",
     )
     assert passed["certificationInfo"] == f"{VOCAB}certificate/C%201"
+    slashed = mapped(event("inspected", {"result": "pass", "certificate_ref": "GB/T 1"}))
+    assert slashed["certificationInfo"] == f"{VOCAB}certificate/GB%2FT%201"
     failed = mapped(event("inspected", {"method": "GC", "analytes": [], "result": "fail"}))
     assert failed["disposition"] == "non_conformant"
     assert "certificationInfo" not in failed
@@ -323,3 +325,9 @@ def test_mapping_does_not_change_the_stored_event() -> None:
     before = replace(e, data=dict(e.data))
     mapped(e)
     assert e == before
+
+
+def test_lots_and_serials_are_one_path_segment_each() -> None:
+    assert serial_uri(BASE, "06901234567892", "A/B 1", "S/2") == (
+        f"{BASE}/01/06901234567892/10/A%2FB%201/21/S%2F2"
+    )

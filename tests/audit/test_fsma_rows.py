@@ -17,7 +17,6 @@ ORGS = {
     "coop": OrgInfo("coop", "Rongjiang Co-op", "cooperative", "522632"),
     "shop": OrgInfo("shop", "Guiyang Market", "retailer"),
 }
-NAMES = fsma.describe_orgs(ORGS)
 
 
 def event(type_: str, data: dict[str, Any], **more: Any) -> ExportEvent:
@@ -45,14 +44,14 @@ def event(type_: str, data: dict[str, Any], **more: Any) -> ExportEvent:
     return ExportEvent(**fields)
 
 
-def cells(e: ExportEvent, names: dict[str, str] = NAMES) -> dict[str, str]:
-    out = fsma.row(e, names)
+def cells(e: ExportEvent) -> dict[str, str]:
+    out = fsma.row(e, fsma.describe_orgs(ORGS))
     assert len(out) == len(fsma.HEADER)
     return dict(zip(fsma.HEADER, out, strict=True))
 
 
 def test_organizations_are_described_with_their_county() -> None:
-    assert NAMES == {"coop": "Rongjiang Co-op (522632)", "shop": "Guiyang Market"}
+    assert fsma.describe_orgs(ORGS) == {"coop": "Rongjiang Co-op (522632)", "shop": "Guiyang Market"}
     assert fsma.describe_orgs({}) == {}
 
 
@@ -122,6 +121,9 @@ def test_shipping_and_receiving_name_both_ends_and_the_document() -> None:
     )
     assert received["Location Description"] == "Guiyang Market"
     assert received["Reference Document Type"] == ""
+    assert received["Details"] == ""  # the ship-from column already names the sender
+    assert received["Product Description"] == "orange, Rongjiang Orange"
+    assert (received["Harvest Date"], received["Field or Plot"]) == ("", "")
     # An organization the export did not load is shown by its id, not dropped.
     stranger = cells(event("shipped", {"quantity": 1, "unit": "kg", "to_org_id": "far"}))
     assert stranger["Ship To Location"] == "far"
@@ -150,6 +152,7 @@ def test_events_that_are_no_tracking_event_keep_an_empty_cte() -> None:
         "CERT-1",
     )
     assert inspected["Details"] == "result=pass; certificate_ref=CERT-1"
+    assert inspected["Unit of Measure"] == ""
     cooled = cells(event("cooled", {"place": "shed"}, location={"gln": "6901234000004"}))
     assert cooled["Critical Tracking Event"] == "Cooling"
     assert cooled["Location Description"] == "Rongjiang Co-op (522632); 6901234000004"

@@ -72,11 +72,11 @@ def test_the_limits_of_impossible_travel_are_inclusive_for_the_traveller() -> No
 def test_a_move_is_described_with_distance_time_and_limit() -> None:
     a = Sighting(T0, 31.2, 121.5)
     later = impossible_travel(
-        a, Sighting(T0 + timedelta(minutes=30), 39.9, 116.4), max_kmh=900.5, min_km=50
+        a, Sighting(T0 + timedelta(minutes=45), 39.9, 116.4), max_kmh=900.5, min_km=50
     )
     assert later is not None
     assert later.describe(900.5) == (
-        "scanned 1071 km apart 30 min apart (faster than 900.5 km/h): the code may have been copied"
+        "scanned 1071 km apart 45 min apart (faster than 900.5 km/h): the code may have been copied"
     )
     same = impossible_travel(a, Sighting(T0, 39.9, 116.4), max_kmh=900, min_km=50)
     assert same is not None
