@@ -51,7 +51,10 @@ def cells(e: ExportEvent) -> dict[str, str]:
 
 
 def test_organizations_are_described_with_their_county() -> None:
-    assert fsma.describe_orgs(ORGS) == {"coop": "Rongjiang Co-op (522632)", "shop": "Guiyang Market"}
+    assert fsma.describe_orgs(ORGS) == {
+        "coop": "Rongjiang Co-op (522632)",
+        "shop": "Guiyang Market",
+    }
     assert fsma.describe_orgs({}) == {}
 
 
