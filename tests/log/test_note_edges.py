@@ -54,7 +54,7 @@ def test_a_verifier_key_of_another_type_or_length_is_refused() -> None:
 def test_a_verifier_key_id_must_be_lowercase_hex_and_match() -> None:
     raw = bytes([note.ED25519]) + SIGNER.verifier.public_key
     right = note.key_id("w", raw[1:]).hex()
-    for bad in (right.upper(), right + "0", right[:7]):
+    for bad in (right.upper(), right + "0", right[:7], right[:7] + "X"):
         assert bad in refused("8 lowercase hex", note.parse_vkey, vkey("w", raw, bad))
     message = refused("does not match", note.parse_vkey, vkey("w", raw, "0" * 8))
     assert (f"{'0' * 8}" in message, right in message) == (True, True)
