@@ -7,15 +7,11 @@ Locations are the coarse ones stored with scans (0.1 degree cells), so distances
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
-# No two places on Earth are farther apart than half a great circle.
-MAX_SURFACE_KM = math.pi * EARTH_RADIUS_KM
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -62,20 +58,3 @@ def impossible_travel(
     if km <= max_kmh * hours:
         return None
     return ImpossibleTravel(earlier=earlier, later=later, km=km, hours=hours)
-
-
-def first_impossible_move(
-    sightings: Sequence[Sighting], *, max_kmh: float, min_km: float
-) -> ImpossibleTravel | None:
-    """The first impossible move between consecutive sightings, in time order."""
-    ordered = sorted(sightings, key=lambda s: s.at)
-    for earlier, later in itertools.pairwise(ordered):
-        move = impossible_travel(earlier, later, max_kmh=max_kmh, min_km=min_km)
-        if move is not None:
-            return move
-    return None
-
-
-def travel_window_hours(max_kmh: float) -> float:
-    """Sightings further apart in time than this can never be an impossible move."""
-    return MAX_SURFACE_KM / max_kmh if max_kmh > 0 else math.inf

@@ -13,6 +13,7 @@ from registry.core.identifiers import (
     check_county_code,
     check_credit_code,
     check_gs1_text,
+    check_text,
     gs1_check_digit,
     normalize_gtin,
 )
@@ -210,3 +211,11 @@ def test_credit_code_errors_name_the_value_and_both_characters() -> None:
         check_credit_code("91350100M000100Y4")
     with pytest.raises(IdentifierError, match="check character is 4, expected 3"):
         check_credit_code("91350100m000100y44")
+
+
+def test_text_with_nul_is_refused_and_other_text_kept() -> None:
+    for kept in ("", "XX", "\u4e2d\u6587 \t\n\x01"):
+        assert check_text(kept) == kept
+    for bad in ("\x00", "a\x00b", "end\x00"):
+        with pytest.raises(IdentifierError, match="NUL"):
+            check_text(bad)

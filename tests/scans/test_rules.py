@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from registry.core.config import Settings
 from registry.scans.rules import (
+    FLAG_MESSAGES,
     IMPOSSIBLE_TRAVEL,
+    NOT_YET_SHIPPED,
     SCAN_THRESHOLD_EXCEEDED,
     CloneRules,
+    CloneSignal,
     CodeScans,
+    Flag,
     Located,
     clone_signals,
     flag_of,
@@ -82,3 +87,79 @@ def test_unshipped_batches_signal_until_shipped_or_sold() -> None:
     assert signal.kind == "not_yet_shipped"
     assert shipping_signal(["created", "shipped"]) is None
     assert shipping_signal(["created", "sold"]) is None
+
+
+def test_rules_come_from_the_settings() -> None:
+    settings = Settings(
+        scan_alert_threshold=7,
+        max_travel_kmh=500,
+        min_travel_km=20,
+        unshipped_scans_suspicious=False,
+    )
+    assert CloneRules.from_settings(settings) == CloneRules(7, 500, 20, False)
+    assert CloneRules.from_settings(settings).threshold(None) == 7
+    assert CloneRules.from_settings(settings).threshold(3) == 3
+
+
+def test_a_threshold_signal_carries_its_evidence() -> None:
+    (signal,) = clone_signals(scans(6, 6), here=None, brand_threshold=None, rules=RULES)
+    assert signal.detail == {
+        "devices": 6,
+        "first_at": "2026-11-30T08:00:00+00:00",
+        "first_region": "Kaili, CN",
+        "threshold": 4,
+    }
+    assert "6 different phones" in signal.message
+    assert "than the 4 one package" in signal.message
+    # Where the first scan was not located, the evidence says when but not where.
+    (unplaced,) = clone_signals(CodeScans(6, 6, T0), here=None, brand_threshold=None, rules=RULES)
+    assert unplaced.message.endswith("; first scanned 2026-11-30 08:00 UTC")
+    assert unplaced.detail["first_region"] is None
+    # With no first scan known there is no evidence to add.
+    (bare,) = clone_signals(CodeScans(6, 6), here=None, brand_threshold=None, rules=RULES)
+    assert bare.message.endswith("it may have been copied")
+    assert (bare.detail["first_at"], bare.detail["first_region"]) == (None, None)
+
+
+def test_a_stored_flag_is_shown_with_its_evidence() -> None:
+    flag = Flag(IMPOSSIBLE_TRAVEL, T0, "seen too far apart")
+    (signal,) = clone_signals(scans(3, 2, flag=flag), here=None, brand_threshold=None, rules=RULES)
+    assert signal == CloneSignal(
+        IMPOSSIBLE_TRAVEL,
+        "seen too far apart; first scanned 2026-11-30 08:00 UTC in Kaili, CN",
+        detail={"devices": 3, "first_at": "2026-11-30T08:00:00+00:00", "first_region": "Kaili, CN"},
+        raises_flag=False,
+    )
+
+
+def test_an_impossible_move_carries_distance_time_and_places() -> None:
+    earlier = scans(1, 2, last_located=SHANGHAI)
+    (signal,) = clone_signals(
+        earlier, here=beijing("b" * 32, 45), brand_threshold=None, rules=RULES
+    )
+    assert signal.detail == {
+        "devices": 1,
+        "first_at": "2026-11-30T08:00:00+00:00",
+        "first_region": "Kaili, CN",
+        "km": 1071.3,
+        "hours": 0.75,
+        "from": "Shanghai, CN",
+        "to": "Beijing, CN",
+    }
+    assert signal.message.startswith("this code was scanned 1071 km apart 45 min apart")
+    (quick,) = clone_signals(
+        earlier, here=beijing("b" * 32, 0.123), brand_threshold=None, rules=RULES
+    )
+    assert quick.detail["hours"] == 0.0021  # 7.38 s, to four places
+
+
+def test_a_flag_keeps_a_short_message_of_its_kind() -> None:
+    (threshold,) = clone_signals(scans(9, 9), here=None, brand_threshold=None, rules=RULES)
+    flag = flag_of(threshold, T0)
+    assert (flag.kind, flag.at) == (SCAN_THRESHOLD_EXCEEDED, T0)
+    assert flag.message == FLAG_MESSAGES[SCAN_THRESHOLD_EXCEEDED]
+    assert "9" not in flag.message  # the count is added per answer, from the evidence
+    moved = CloneSignal(IMPOSSIBLE_TRAVEL, "long story")
+    assert flag_of(moved, T0).message == FLAG_MESSAGES[IMPOSSIBLE_TRAVEL]
+    other = CloneSignal(NOT_YET_SHIPPED, "not shipped")
+    assert flag_of(other, T0) == Flag(NOT_YET_SHIPPED, T0, "not shipped")

@@ -270,3 +270,15 @@ def test_build_url_writes_the_14_digit_gtin_and_checks_the_digsig() -> None:
     with pytest.raises(CodeFormatError) as caught:
         build_url(BASE, GTIN, "L", "S", DIGSIG[:-1] + "+")
     assert caught.value.actual == "'+'"
+
+
+def test_a_base_path_ending_in_x_is_kept() -> None:
+    url = build_url(f"{BASE}/X/", GTIN, "L1", "S1", DIGSIG)
+    assert url.startswith(f"{BASE}/X/01/{GTIN}/10/L1/21/S1?8030=")
+
+
+def test_a_segment_that_is_not_utf8_is_named_with_its_raw_text() -> None:
+    with pytest.raises(CodeFormatError) as caught:
+        parse_url(f"{BASE}/01/{GTIN}/10/%FF/21/S1?8030={DIGSIG}")
+    assert caught.value.actual == "%FF"
+    assert "lot" in str(caught.value)
