@@ -45,7 +45,7 @@ def event(type_: str, data: dict[str, Any], **more: Any) -> ExportEvent:
 
 
 def cells(e: ExportEvent) -> dict[str, str]:
-    out = fsma.row(e, fsma.describe_orgs(ORGS))
+    out = fsma.Rows(ORGS).row(e)
     assert len(out) == len(fsma.HEADER)
     return dict(zip(fsma.HEADER, out, strict=True))
 
