@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from registry.scans.records import ScanRecord
 
 CodeKey = tuple[str, str, str]  # (gtin, lot, serial)
-# Rows per multi-row INSERT: 9 values each, well inside SQLite's and PostgreSQL's limits on
-# bound parameters (32,766 and 65,535).
-ROWS_PER_STATEMENT = 1_000
 
 
 @dataclass(frozen=True)
@@ -69,25 +66,23 @@ def _insert_scans(
         if not scans:
             return []
     table = Scan.__table__  # type: ignore[attr-defined]
-    # One multi-row statement, not executemany: SQLite's driver releases the GIL for each
-    # row it steps, and under a flood of scans each release cost a wait of up to the
-    # interpreter's switch interval, with SQLite's write lock held (issue 15).
-    rows = [
-        {
-            "gtin": s.gtin,
-            "lot": s.lot,
-            "serial": s.serial,
-            "scanned_at": as_utc(s.scanned_at),
-            "lat": s.lat,
-            "lon": s.lon,
-            "country": None,
-            "region": s.region[:80] if s.region else None,
-            "client_hash": s.device,
-        }
-        for s in scans
-    ]
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        session.execute(insert(table).values(rows[start : start + ROWS_PER_STATEMENT]))
+    session.execute(
+        insert(table),
+        [
+            {
+                "gtin": s.gtin,
+                "lot": s.lot,
+                "serial": s.serial,
+                "scanned_at": as_utc(s.scanned_at),
+                "lat": s.lat,
+                "lon": s.lon,
+                "country": None,
+                "region": s.region[:80] if s.region else None,
+                "client_hash": s.device,
+            }
+            for s in scans
+        ],
+    )
     return list(scans)
 
 
@@ -113,9 +108,9 @@ def prune_stream_ids(session: Session, *, now: datetime | None = None) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _upsert_counters(dialect: str, rows: list[dict[str, Any]]) -> Any:
+def _upsert_counters(dialect: str) -> Any:
     table = ScanCounter.__table__  # type: ignore[attr-defined]
-    stmt = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table).values(rows)
+    stmt = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
     new = stmt.excluded
     return stmt.on_conflict_do_update(
         index_elements=["gtin", "lot", "serial"],
@@ -142,13 +137,13 @@ def _add_to_counters(session: Session, scans: Sequence[ScanRecord]) -> None:
             entry[0] += 1
             entry[1], entry[2] = min(entry[1], at), max(entry[2], at)
     # Sorted, so concurrent drains (several workers) lock counters in one order.
-    rows = [
-        {"gtin": g, "lot": lot, "serial": s, "count": n, "first_at": lo, "last_at": hi}
-        for (g, lot, s), (n, lo, hi) in sorted(totals.items())
-    ]
-    dialect = session.get_bind().dialect.name
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        session.execute(_upsert_counters(dialect, rows[start : start + ROWS_PER_STATEMENT]))
+    session.execute(
+        _upsert_counters(session.get_bind().dialect.name),
+        [
+            {"gtin": g, "lot": lot, "serial": s, "count": n, "first_at": lo, "last_at": hi}
+            for (g, lot, s), (n, lo, hi) in sorted(totals.items())
+        ],
+    )
 
 
 def _alerts(scans: Sequence[ScanRecord]) -> list[AlertSignal]:

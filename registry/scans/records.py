@@ -29,7 +29,7 @@ CodeKey = tuple[str, str, str]  # (gtin, lot, serial)
 
 DEFAULT_CAPACITY = 50_000
 DEFAULT_FLUSH_INTERVAL = 0.25  # seconds
-DEFAULT_MAX_BATCH = 200  # scans per transaction: short, so a waiting append is not held up
+DEFAULT_MAX_BATCH = 1_000  # scans per transaction: short, so a waiting append is not held up
 
 
 @dataclass(frozen=True)
