@@ -13,10 +13,10 @@ rate limits and body checks before it, exception handling after it) is unchanged
 
 The main loop's two turns are short only if its queue is: with every scan of a flood in
 the loop's queue at once, a turn waited for all of them. At most `concurrent_reads` other
-requests whose handlers run on the loop (the label URL) run at once; the rest wait on a
-semaphore, outside the queue, and lose nothing (they were waiting for the CPU anyway).
-Operations routes (health, metrics, docs) and handlers that run in worker threads (bulk
-verification, keyed reads) never wait.
+requests whose handlers are coroutines (the label URL, bulk verification) run at once; the
+rest wait on a semaphore, outside the queue, and lose nothing (they were waiting for the
+CPU anyway). Operations routes (health, metrics, docs) and sync handlers (keyed reads, run
+in worker threads) never wait.
 """
 
 from __future__ import annotations
