@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.testclient import TestClient
 
-from registry.core.auth import Writer, WriteCaller
+from registry.core.auth import WriteCaller, Writer
 from registry.main import create_app
 from registry.orgs.models import OrgKind
 from tests.factories import World
