@@ -15,6 +15,7 @@ import pytest
 
 from registry.audit import epcis
 from registry.audit.records import ExportEvent, serial_uri
+from tests.audit.stored import export_event
 
 BASE = "https://r.example"
 VOCAB = f"{BASE}/ns/epcis/"
@@ -26,28 +27,9 @@ COOP = f"{BASE}/v1/orgs/coop"
 
 
 def event(type_: str, data: dict[str, Any], **more: Any) -> ExportEvent:
-    fields: dict[str, Any] = {
-        "batch_id": "b1",
-        "seq": 3,
-        "type": type_,
-        "event_time": AT,
-        "event_time_offset": "+08:00",
-        "recorded_at": RECORDED,
-        "actor_org_id": "coop",
-        "location": None,
-        "data": data,
-        "prev_hash": "a" * 64,
-        "hash": "b" * 64,
-        "gtin": "06901234567892",
-        "lot": "RJ/1",
-        "product": "orange",
-        "variety": None,
-        "brand_slug": "rj",
-        "brand_name": "Rongjiang Orange",
-        "cooperative_org_id": "coop",
-    }
-    fields.update(more)
-    return ExportEvent(**fields)
+    return export_event(
+        type_, data, **{"seq": 3, "event_time": AT, "recorded_at": RECORDED, "lot": "RJ/1", **more}
+    )
 
 
 def mapped(e: ExportEvent) -> dict[str, Any]:

@@ -11,8 +11,10 @@ import pytest
 
 from registry.audit import fsma
 from registry.audit.records import ExportEvent, OrgInfo, traceability_lot_code, utc_text
+from tests.audit.stored import export_event
 
 AT = datetime(2026, 11, 10, 23, 30, 5, tzinfo=UTC)  # 07:30:05 the next day at +08:00
+RECORDED = datetime(2026, 11, 11, 1, 2, 3, 4, tzinfo=UTC)
 ORGS = {
     "coop": OrgInfo("coop", "Rongjiang Co-op", "cooperative", "522632"),
     "shop": OrgInfo("shop", "Guiyang Market", "retailer"),
@@ -20,28 +22,9 @@ ORGS = {
 
 
 def event(type_: str, data: dict[str, Any], **more: Any) -> ExportEvent:
-    fields: dict[str, Any] = {
-        "batch_id": "b1",
-        "seq": 7,
-        "type": type_,
-        "event_time": AT,
-        "event_time_offset": "+08:00",
-        "recorded_at": datetime(2026, 11, 11, 1, 2, 3, 4, tzinfo=UTC),
-        "actor_org_id": "coop",
-        "location": None,
-        "data": data,
-        "prev_hash": "a" * 64,
-        "hash": "b" * 64,
-        "gtin": "06901234567892",
-        "lot": "RJ-1",
-        "product": "orange",
-        "variety": None,
-        "brand_slug": "rj",
-        "brand_name": "Rongjiang Orange",
-        "cooperative_org_id": "coop",
-    }
-    fields.update(more)
-    return ExportEvent(**fields)
+    return export_event(
+        type_, data, **{"seq": 7, "event_time": AT, "recorded_at": RECORDED, "lot": "RJ-1", **more}
+    )
 
 
 def cells(e: ExportEvent) -> dict[str, str]:
