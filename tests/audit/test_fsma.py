@@ -57,3 +57,10 @@ def test_random_rows_are_encoded_as_csv_writer_encodes_them() -> None:
     assert csv_line(HEADER) == _writer(list(HEADER))
     # The encoded line reads back as the cells.
     assert next(csv.reader(io.StringIO(csv_line(NASTY)), lineterminator="\r\n")) == NASTY
+
+
+@pytest.mark.parametrize(
+    "cells", [[], ["a"], ["a,b"], ["a,b", "c"], ["a", "b,c,d"], ['"'], ["a\nb", ","]]
+)
+def test_short_records_are_encoded_as_csv_writer_encodes_them(cells: list[str]) -> None:
+    assert csv_line(cells) == _writer(cells)

@@ -176,6 +176,42 @@ def test_time_is_local_and_recorded_at_is_utc() -> None:
     assert utc_text(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05.000000Z"
 
 
+def test_event_time_is_whole_seconds_even_when_stored_with_microseconds() -> None:
+    row = cells(event("stored", {}, event_time=AT.replace(microsecond=250000)))
+    assert (row["Event Date"], row["Event Time"]) == ("2026-11-11", "07:30:05")
+
+
+def test_a_batch_gives_its_events_the_cells_worked_out_once() -> None:
+    rows = fsma.Rows(ORGS)
+    first = rows.row(event("harvested", {"quantity": 1}, seq=1))
+    second = rows.row(event("shipped", {"quantity": 1}, seq=2))
+    # The same objects, not equal copies: the batch's cells were not worked out again.
+    for column in (1, 2, 11):  # lot code, product, lot code source
+        assert first[column] is second[column]
+    assert first[1:3] == ["(01)06901234567892(10)RJ-1", "orange, Rongjiang Orange"]
+    other = rows.row(event("harvested", {"quantity": 1}, batch_id="b2", lot="RJ-2"))
+    assert other[1] == "(01)06901234567892(10)RJ-2"
+
+
+def test_the_batch_cells_kept_are_bounded_and_rows_stay_the_same() -> None:
+    """However many batches an export covers, at most `_BATCHES_KEPT` batches' cells are
+    kept: the one after that many starts afresh, and every row is still the row a fresh
+    mapping gives."""
+    kept = fsma._BATCHES_KEPT
+    rows = fsma.Rows(ORGS)
+
+    def batch(n: int) -> ExportEvent:
+        return event("harvested", {"quantity": n}, batch_id=f"b{n}", lot=f"L{n}", product=f"p{n}")
+
+    for n in range(kept):
+        rows.row(batch(n))
+    assert len(rows._batches) == kept
+    assert rows.row(batch(kept)) == fsma.Rows(ORGS).row(batch(kept))
+    assert len(rows._batches) == 1
+    assert rows.row(batch(0)) == fsma.Rows(ORGS).row(batch(0))
+    assert len(rows._batches) == 2
+
+
 def test_the_file_starts_with_a_bom_and_the_fda_columns() -> None:
     assert fsma.BOM == "\ufeff"
     assert fsma.HEADER[:6] == (

@@ -159,6 +159,76 @@ def test_other_values_take_the_reference_path(value: Any, reference: ReferenceCa
     assert reference.values == [value]
 
 
+# A value for each JSON kind, and whether orjson writes it as JCS just as it is.
+KINDS: list[tuple[Any, bool]] = [
+    ("text", True),
+    (True, True),
+    (False, True),
+    (None, True),
+    (0, True),
+    (2**53 - 1, True),
+    (-(2**53 - 1), True),
+    (2**53, False),
+    (-(2**53), False),
+    (5000.0, False),  # orjson writes 5000.0, JCS 5000
+    (0.5, False),
+    ([1], True),
+    ((1,), True),
+    ({"a": 1}, True),
+    ({"é": 1}, False),
+    ({1: "a"}, False),
+    ({1, 2}, False),
+]
+
+
+@pytest.mark.parametrize(("value", "as_is"), KINDS)
+def test_values_orjson_writes_as_jcs_are_written_without_a_copy(value: Any, as_is: bool) -> None:
+    """The fast path's first test (`registry audit --all` checks every stored event with
+    it) holds for each kind alone, as a dict value and as a list item, and fails as soon as
+    one item needs the copying path or the reference."""
+    assert canonical._written_as_is(value) is as_is
+    assert canonical._written_as_is({"k": value, "n": 1}) is as_is
+    assert canonical._written_as_is(["s", value, None]) is as_is
+    assert canonical._written_as_is((value,)) is as_is
+    assert canonical._written_as_is({"a": {"b": [value]}}) is as_is
+
+
+def test_scalars_of_a_dict_are_checked_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An event body's scalar values are checked in the dict's own loop, without a call per
+    value: only the nested dict costs a call."""
+    calls: list[Any] = []
+    check = canonical._written_as_is
+
+    def counted(value: Any) -> bool:
+        calls.append(value)
+        return check(value)
+
+    monkeypatch.setattr(canonical, "_written_as_is", counted)
+    body = {"s": "x", "t": True, "f": False, "z": None, "i": 2**53 - 1, "d": {"u": "v"}}
+    assert canonical._written_as_is(body) is True
+    assert calls == [body, {"u": "v"}]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"n": 2**53 - 1, "q": 5000.0},
+        [-(2**53 - 1), 1.0],
+        [5000.0, [1.0, "a"], ("b", 2.0)],
+        ({"q": 5000.0, "tags": ["a", None, True]},),
+    ],
+)
+def test_integral_floats_with_lists_and_safe_integers_skip_the_reference(
+    value: Any, reference: ReferenceCalls
+) -> None:
+    """Values that orjson writes once integral floats are made integers (lists, tuples and
+    integers up to 2**53 - 1 among them) are copied, not sent to the slow reference."""
+    assert canonical._written_as_is(value) is False
+    out = canonical_json(value)
+    assert reference.values == []
+    assert out == bytes(canonical.rfc8785.dumps(value))
+
+
 def test_sha256_hex_is_the_fips_180_digest() -> None:
     """FIPS 180-2 appendix B.1: SHA-256("abc")."""
     assert sha256_hex(b"abc") == (

@@ -167,6 +167,7 @@ def test_a_label_code_holds_only_a_valid_14_digit_gtin(gtin: str) -> None:
     with pytest.raises(CodeFormatError) as caught:
         LabelCode(gtin, "L", "S", KEY_ID, SIGNATURE)
     assert caught.value.actual == gtin
+    assert "GTIN" in caught.value.message
     if len(gtin) != 14:
         assert caught.value.expected == "14 digits"
 
@@ -179,16 +180,16 @@ def test_a_label_code_accepts_a_valid_14_digit_gtin_and_keeps_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("key_id", "signature", "expected", "actual"),
+    ("key_id", "signature", "field", "expected", "actual"),
     [
-        (b"\x01", SIGNATURE, "2 bytes", "1 bytes"),
-        (b"\x01\x02\x03", SIGNATURE, "2 bytes", "3 bytes"),
-        (KEY_ID, SIGNATURE[:63], "64 bytes", "63 bytes"),
-        (KEY_ID, SIGNATURE + b"\x00", "64 bytes", "65 bytes"),
+        (b"\x01", SIGNATURE, "key id", "2 bytes", "1 bytes"),
+        (b"\x01\x02\x03", SIGNATURE, "key id", "2 bytes", "3 bytes"),
+        (KEY_ID, SIGNATURE[:63], "signature", "64 bytes", "63 bytes"),
+        (KEY_ID, SIGNATURE + b"\x00", "signature", "64 bytes", "65 bytes"),
     ],
 )
-def test_wrong_lengths_name_expected_and_actual(
-    key_id: bytes, signature: bytes, expected: str, actual: str
+def test_wrong_lengths_name_the_field_expected_and_actual(
+    key_id: bytes, signature: bytes, field: str, expected: str, actual: str
 ) -> None:
     for build in (
         lambda: encode_digsig(key_id, signature),
@@ -197,6 +198,7 @@ def test_wrong_lengths_name_expected_and_actual(
         with pytest.raises(CodeFormatError) as caught:
             build()
         assert (caught.value.expected, caught.value.actual) == (expected, actual)
+        assert field in caught.value.message
 
 
 @pytest.mark.parametrize(
