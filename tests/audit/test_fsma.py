@@ -60,7 +60,8 @@ def test_random_rows_are_encoded_as_csv_writer_encodes_them() -> None:
 
 
 @pytest.mark.parametrize(
-    "cells", [[], ["a"], ["a,b"], ["a,b", "c"], ["a", "b,c,d"], ['"'], ["a\nb", ","]]
+    "cells",
+    [[], [""], ["", ""], ["a"], ["a,b"], ["a,b", "c"], ["a", "b,c,d"], ['"'], ["a\nb", ","]],
 )
 def test_short_records_are_encoded_as_csv_writer_encodes_them(cells: list[str]) -> None:
     assert csv_line(cells) == _writer(cells)
