@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import fastapi.routing
 from fastapi import FastAPI, params
@@ -25,13 +25,24 @@ RouteKind = Literal["exempt", "public", "read", "write"]
 ROUTE_KEY = "registry.route"  # where the guard leaves a request's RouteInfo in its scope
 _CONVERTOR = re.compile(r":[a-z]+}")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_IN_THREAD = "__registry_works_in_thread__"
+Endpoint = TypeVar("Endpoint")
+
+
+def works_in_thread(endpoint: Endpoint) -> Endpoint:
+    """Marks a coroutine endpoint that awaits its work in a worker thread, under a limiter of
+    its own: it takes no read turn on the loop (registry/core/lanes.py), since holding one
+    while its thread works would idle the loop and hold back the scans waiting for it."""
+    setattr(endpoint, _IN_THREAD, True)
+    return endpoint
 
 
 @dataclass(frozen=True)
 class RouteInfo:
     """`kind`: exempt (operations and docs), public (no key needed, or no route matched),
     read or write (an API key is needed). `on_loop`: the handler is a coroutine, so its
-    work runs on the event loop (a sync handler's runs in a worker thread)."""
+    work runs on the event loop (a sync handler's, or one marked `works_in_thread`, runs in
+    a worker thread)."""
 
     path: str
     kind: RouteKind
@@ -136,7 +147,8 @@ class RouteTable:
             return RouteInfo(path, kind, False, has_json_body(route), limit)
         keyed = flat.dependant is not None and needs_api_key(flat.dependant)
         kind = ("read" if method in READ_METHODS else "write") if keyed else "public"
-        on_loop = inspect.iscoroutinefunction(route.endpoint)
+        endpoint = route.endpoint
+        on_loop = inspect.iscoroutinefunction(endpoint) and not getattr(endpoint, _IN_THREAD, 0)
         return RouteInfo(path, kind, keyed, has_json_body(route), limit, on_loop)
 
     def _flat(self) -> list[FlatRoute]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from anyio import to_thread
 from fastapi import APIRouter, Request, Response
 
+from registry.core.routes import works_in_thread
 from registry.core.time import utcnow
 from registry.verify.schemas import BulkVerifyRequest, BulkVerifyResponse
 from registry.verify.service import Verifier
@@ -14,6 +15,7 @@ router = APIRouter(tags=["verify"])
 
 
 @router.post("/v1/verify", response_model=BulkVerifyResponse)
+@works_in_thread  # one call at a time per process (Verifier.bulk_calls)
 async def verify_bulk(body: BulkVerifyRequest, request: Request) -> Response:
     """Verdicts for up to 1000 label URLs, in request order (not counted as scans)."""
     verifier: Verifier = request.app.state.verifier
