@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import inspect, text
 from sqlmodel import Session, and_, col, or_, select
 
 from registry.batches import event_types
@@ -181,6 +182,27 @@ def deferred_flush(session: Session) -> Iterator[None]:
         yield
     finally:
         session.info.pop(_DEFER_FLUSH, None)
+
+
+def number_new_events(session: Session) -> None:
+    """Give the session's unflushed events their ids now, in the order they were added, from
+    one PostgreSQL query. The next flush then inserts them with one executemany, whose
+    one-row statement psycopg parses once, instead of one INSERT ... RETURNING of up to
+    1,000 rows that psycopg parses anew each time (a third of a 1,000-event sync's CPU)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    new = sorted(
+        (e for e in session.new if isinstance(e, Event) and e.id is None),
+        key=lambda e: inspect(e).insert_order,
+    )
+    if len(new) < 2:
+        return
+    with session.no_autoflush:
+        ids = session.execute(
+            text("SELECT nextval('events_id_seq') FROM generate_series(1, :n)"), {"n": len(new)}
+        ).scalars()
+    for event, event_id in zip(new, sorted(ids), strict=True):
+        event.id = event_id
 
 
 def ledger_of(session: Session, batch: Batch) -> Ledger:

@@ -25,6 +25,7 @@ from registry.batches.service import (
     append_event,
     deferred_flush,
     forget_idempotency_keys,
+    number_new_events,
     preload_idempotency_keys,
 )
 from registry.core.db import refused_value
@@ -191,6 +192,7 @@ def _apply_together(
                 )
                 continue
             results.append(_applied(item, written, created))
+    number_new_events(session)
     session.flush()
     return results
 

@@ -9,6 +9,8 @@ so a member may do exactly what the organization's API key may do.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from anyio import to_thread
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from registry.core.config import get_settings
 from registry.core.db import SessionDep, unit_of_work
 from registry.core.errors import Forbidden, Unauthorized
 from registry.orgs.models import Organization, OrgKind
@@ -90,9 +93,45 @@ class WriteCaller:
             yield session, session.merge(self.org, load=False)
 
 
+class _CheckedKeys:
+    """The organizations of API keys this process's write routes have just checked, kept
+    `api_key_cache_seconds` after the read (so that is how long a revoked key may still
+    write here) and bounded in number. Only keys found valid are kept: a new key works at
+    once. The key is remembered by its SHA-256, never in the clear."""
+
+    MAX_KEYS = 10_000
+
+    def __init__(self) -> None:
+        self._orgs: dict[tuple[object, str], tuple[float, Organization]] = {}
+
+    @staticmethod
+    def _key(request: Request, token: str) -> tuple[object, str]:
+        # Per database: tests (and a process serving two apps) may hold the same key twice.
+        engine = getattr(request.app.state, "engine", None)
+        return id(engine), hashlib.sha256(token.encode()).hexdigest()
+
+    def get(self, request: Request, token: str) -> Organization | None:
+        found = self._orgs.get(self._key(request, token))
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, request: Request, token: str, org: Organization) -> None:
+        seconds = get_settings().api_key_cache_seconds
+        if seconds <= 0:
+            return
+        if len(self._orgs) >= self.MAX_KEYS:
+            self._orgs.clear()
+        self._orgs[self._key(request, token)] = (time.monotonic() + seconds, org)
+
+
+CHECKED_KEYS = _CheckedKeys()
+
+
 class Writer:
     """A dependency for write routes: checks the caller in a short read of its own (no
-    write lock) and gives the route a `WriteCaller`, whose `unit()` does the write."""
+    write lock), or from `CHECKED_KEYS` without a read, and gives the route a
+    `WriteCaller`, whose `unit()` does the write."""
 
     def __init__(self, *kinds: OrgKind) -> None:
         self.kinds = kinds
@@ -100,10 +139,19 @@ class Writer:
     def _check(self, request: Request) -> Organization:
         engine = getattr(request.app.state, "engine", None)
         with unit_of_work(engine) as session:
-            return _check_kind(identify(request, session), self.kinds)
+            org = identify(request, session)
+        token = bearer_token(request)
+        if token is not None:
+            CHECKED_KEYS.put(request, token, org)
+        return org
 
     async def __call__(self, request: Request) -> WriteCaller:
-        return WriteCaller(request, await to_thread.run_sync(self._check, request))
+        token = bearer_token(request)
+        org = CHECKED_KEYS.get(request, token) if token is not None else None
+        if org is None:
+            org = await to_thread.run_sync(self._check, request)
+        request.state.org_id = org.id
+        return WriteCaller(request, _check_kind(org, self.kinds))
 
 
 CurrentOrg = Annotated[Organization, Depends(current_org)]

@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     def trusted_proxy_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies)
 
+    # A write route's API-key check is remembered per process for this long: a revoked key
+    # (or one whose organization changed) keeps writing for at most this many seconds in a
+    # process that has just seen it. 0: every write reads the key.
+    api_key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     # The transparency log (registry/log/). Off only to measure what it costs (benchmarks):
     # events are then neither queued nor integrated, and the audit reports them missing.
     log_enabled: bool = True

@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DisconnectionError, IntegrityError, OperationalError
 from sqlmodel import Session, create_engine
 
 from registry.core.config import get_settings
@@ -25,6 +25,7 @@ from registry.core.errors import Conflict, InvalidInput, RegistryError
 _AFTER_COMMIT = "after_commit_callbacks"
 _UNIT_OF_WORK = "unit_of_work"
 SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for the write lock
+IDLE_PING_SECONDS = 2.0  # a pooled PostgreSQL connection idle this long is pinged first
 
 
 class ServiceUnavailable(RegistryError):
@@ -74,7 +75,27 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+
+    # No ping per checkout (a round trip, three per append): only a connection that sat
+    # idle in the pool for a while is pinged, and replaced if it is dead. One that dies
+    # while the pool is busy fails its request with 503 ("retry"); SQLAlchemy then sees the
+    # disconnect and discards every connection older than it, so the retry reconnects.
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_: Any, record: Any) -> None:
+        record.info["idle_from"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _: Any) -> None:
+        idle_from = record.info.get("idle_from")
+        if idle_from is None or time.monotonic() - idle_from < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError("a pooled connection is dead") from exc
+
+    return engine
 
 
 @lru_cache

@@ -130,6 +130,28 @@ def test_sync_gives_per_item_results_in_order(world: World) -> None:
         assert audit["intact"] is True
 
 
+def test_an_outboxs_events_are_numbered_and_logged_in_item_order(world: World) -> None:
+    # PostgreSQL numbers an outbox's events before its one flush (number_new_events).
+    a, b = world.new_batch()["id"], world.new_batch()["id"]
+    order = [a, b, a, b, a]
+    items = [_item(batch, f"k{i}", stored(f"place {i}")) for i, batch in enumerate(order)]
+    r = world.call("POST", "/v1/sync", world.coop, json={"items": items})
+    assert r.status_code == 200, r.text
+    events = [x["event"] for x in r.json()["results"]]
+    assert [(e["batch_id"], e["seq"]) for e in events] == [(a, 1), (b, 1), (a, 2), (b, 2), (a, 3)]
+    ids = {
+        (row["batch_id"], row["seq"]): row["id"]
+        for x in (a, b)
+        for row in event_rows(world.engine, x)
+    }
+    numbered = [ids[(e["batch_id"], e["seq"])] for e in events]
+    assert numbered == sorted(numbered)
+    logged = [e["leaf_index"] for e in events]
+    assert None not in logged
+    assert logged == sorted(logged)
+    assert logged == list(range(logged[0], logged[0] + 5))
+
+
 def test_replaying_a_whole_outbox_writes_nothing_new(world: World) -> None:
     batch = world.new_batch()["id"]
     items = [
