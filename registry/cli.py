@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
-from rich.progress import Progress
 
 from registry.cli_help import RegistryTyper
 from registry.core.config import Settings, get_settings
@@ -36,6 +34,8 @@ app.add_typer(keys_app, name="keys")
 
 
 def _serve(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "registry.main:app_factory",
         factory=True,
@@ -436,6 +436,8 @@ def audit(
         status, lines = remote_audit(remote, log_key, state=state, api_key=api_key, sample=sample)
         print("\n".join(lines))
         raise typer.Exit(status)
+    from rich.progress import Progress
+
     from registry.batches.audit import audit_all, audit_batch, count_events
     from registry.batches.service import get_batch
     from registry.core.errors import RegistryError

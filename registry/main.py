@@ -20,7 +20,7 @@ from registry.console.setup import install as install_console
 from registry.core.bounds import BodyLimit
 from registry.core.config import get_settings
 from registry.core.db import ServiceUnavailable, get_engine, unit_of_work
-from registry.core.errors import install_error_handlers
+from registry.core.error_handlers import install_error_handlers
 from registry.core.guard import install_request_guard
 from registry.core.lanes import WriteLane
 from registry.core.metrics import router as metrics_router
