@@ -180,8 +180,7 @@ def audit_all(session: Session, *, chunk: int = 5000) -> Iterator[tuple[AuditRep
         cast(events_t.c[name], Text) if name in _JSON_FIELDS else events_t.c[name]
         for name in _StreamedEvent.FIELDS
     ]
-    # Through the connection, not the ORM session: column rows need no ORM result handling.
-    stream = session.connection().execute(
+    stream = session.execute(
         sa_select(*columns, leaves_t.c.data)
         .select_from(joined)
         .order_by(events_t.c.batch_id, events_t.c.seq, events_t.c.id)
