@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,8 +19,9 @@ from registry.console.setup import install as install_console
 from registry.core.bounds import BodyLimit
 from registry.core.config import get_settings
 from registry.core.db import ServiceUnavailable, get_engine, unit_of_work
-from registry.core.errors import install_error_handlers
+from registry.core.error_handlers import install_error_handlers
 from registry.core.guard import install_request_guard
+from registry.core.heap import freeze_start_up_heap
 from registry.core.lanes import WriteLane
 from registry.core.metrics import router as metrics_router
 from registry.core.openapi import install_openapi
@@ -48,8 +48,6 @@ from registry.web.front import router as front_router
 from registry.web.router import router as web_router
 from registry.web.scan import ScanClients
 from registry.web.scan import router as scan_router
-
-GC_YOUNG_OBJECTS = 20_000  # allocations between young collections (CPython: 700)
 
 
 @asynccontextmanager
@@ -78,13 +76,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         publisher = CheckpointThread(app.state.engine, settings)
         publisher.start()
     if getattr(app.state, "serving", False):
-        # What exists now (modules, routes, models, settings: most of the heap) lives as
-        # long as the process. Out of the collector's sight, a full collection walks only
-        # what serving made since; and collections come 30 times less often than CPython's
-        # default, made for small scripts. Full collections had stalled every request for
-        # ~150 ms every few seconds under load (issue 15; docs/decisions.md).
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG_OBJECTS, 10, 10)
+        # Modules, routes, models and settings live as long as the process (core/heap.py).
+        freeze_start_up_heap()
     try:
         yield
     finally:

@@ -15,7 +15,7 @@ from registry.audit.schemas import AlertPublic, MassBalanceReport, TraceAnswer
 from registry.audit.scope import AUDITORS
 from registry.core.auth import require_kind
 from registry.core.config import get_settings
-from registry.core.db import SessionDep
+from registry.core.deps import SessionDep
 from registry.core.pagination import DEFAULT_PAGE, Cursor, Limit, Page
 from registry.core.queue import TaskQueueDep
 from registry.jobs.schemas import JobPublic

@@ -19,7 +19,7 @@ from registry.batches.schemas import (
     SyncResponse,
 )
 from registry.core.auth import WriteCaller, Writer, require_kind
-from registry.core.db import SessionDep
+from registry.core.deps import SessionDep
 from registry.core.pagination import (
     DEFAULT_PAGE,
     MAX_PAGE,

@@ -16,7 +16,7 @@ from registry.brands.schemas import (
     LicensePublic,
 )
 from registry.core.auth import CurrentOrg, WriteCaller, Writer
-from registry.core.db import SessionDep
+from registry.core.deps import SessionDep
 from registry.orgs.models import OrgKind
 
 router = APIRouter(prefix="/v1/brands", tags=["brands"])

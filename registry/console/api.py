@@ -9,7 +9,7 @@ from registry.console import service
 from registry.console.auth import console_member
 from registry.console.schemas import MemberCreate, MemberCreated, MemberPublic, SessionsRevoked
 from registry.core.auth import CurrentOrg
-from registry.core.db import SessionDep
+from registry.core.deps import SessionDep
 from registry.orgs.models import Organization
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/members", tags=["members"])

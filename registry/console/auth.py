@@ -16,7 +16,7 @@ from registry.console.exceptions import CsrfRejected, SessionExpired
 from registry.console.models import Member
 from registry.console.service import SignedIn
 from registry.core.config import get_settings
-from registry.core.db import SessionDep
+from registry.core.deps import SessionDep
 from registry.core.errors import RegistryError
 from registry.orgs.models import Organization
 

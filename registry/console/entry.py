@@ -29,7 +29,7 @@ from registry.console.refusals import explain
 from registry.console.render import Translator, language_of, render
 from registry.console.throttle import SignInThrottle
 from registry.core.config import get_settings
-from registry.core.db import SessionDep
+from registry.core.deps import SessionDep
 from registry.core.errors import RegistryError
 from registry.orgs.models import OrgKind
 

@@ -14,7 +14,7 @@ from registry.console.models import MemberRole
 from registry.console.refusals import explain
 from registry.console.render import Translator, language_of, render
 from registry.console.service import SignedIn
-from registry.core.db import SessionDep
+from registry.core.deps import SessionDep
 from registry.core.errors import RegistryError
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)

@@ -34,7 +34,7 @@ from registry.console.refusals import explain
 from registry.console.render import Translator, language_of, render
 from registry.console.service import SignedIn
 from registry.core.config import get_settings
-from registry.core.db import SessionDep
+from registry.core.deps import SessionDep
 from registry.core.errors import NotFound, RegistryError
 from registry.core.queue import TaskQueueDep
 from registry.core.time import in_offset

@@ -21,7 +21,8 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 
 from registry.core.config import get_settings
-from registry.core.db import SessionDep, unit_of_work
+from registry.core.db import unit_of_work
+from registry.core.deps import SessionDep
 from registry.core.errors import Forbidden, Unauthorized
 from registry.orgs.models import Organization, OrgKind
 from registry.orgs.service import authenticate

@@ -20,10 +20,10 @@ import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import redis
-from redis.asyncio import Redis as AsyncRedis
+if TYPE_CHECKING:
+    from redis.asyncio import Redis as AsyncRedis
 
 PREFIX = "registry:changed:"
 _TIMEOUTS: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
@@ -71,6 +71,10 @@ class RedisChangeBoard:
     shared = True
 
     def __init__(self, url: str) -> None:
+        # Imported here: a process that never builds a board (the CLI's audit) skips the
+        # client library's start-up.
+        import redis
+
         self._url = url
         self._redis = redis.Redis.from_url(url, **_TIMEOUTS)
         # asyncio connections belong to the loop that made them: one client per loop (a
@@ -90,6 +94,8 @@ class RedisChangeBoard:
         loop = asyncio.get_running_loop()
         client = self._async.get(loop)
         if client is None:
+            from redis.asyncio import Redis as AsyncRedis
+
             client = self._async[loop] = AsyncRedis.from_url(self._url, **_TIMEOUTS)
         if self._unpublished:
             names = self._take_unpublished(())

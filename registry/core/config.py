@@ -6,7 +6,6 @@ import ipaddress
 from functools import cached_property, lru_cache
 from typing import Literal
 
-from limits import parse as parse_rate_limit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -116,6 +115,8 @@ class Settings(BaseSettings):
     @field_validator("rate_limit_public", "rate_limit_writes")
     @classmethod
     def _rate_limit_notation(cls, value: str) -> str:
+        from limits import parse as parse_rate_limit  # ~40 ms to import; set values only
+
         parse_rate_limit(value)  # ValueError names the notation it could not read
         return value
 

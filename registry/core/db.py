@@ -12,9 +12,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from fastapi import Depends, Request
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DataError, DisconnectionError, IntegrityError, OperationalError
 from sqlmodel import Session, create_engine
@@ -223,13 +222,3 @@ def _transaction(bind: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """Request-scoped session; the transaction commits before the response is sent."""
-    engine = getattr(request.app.state, "engine", None)
-    with unit_of_work(engine, write=request.method not in ("GET", "HEAD", "OPTIONS")) as s:
-        yield s
-
-
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]

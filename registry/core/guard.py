@@ -11,7 +11,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from registry.core import bounds
 from registry.core.config import Settings
-from registry.core.errors import InvalidInput, RegistryError, error_response
+from registry.core.error_handlers import error_response
+from registry.core.errors import InvalidInput, RegistryError
 from registry.core.ratelimit import RateLimits
 from registry.core.routes import ROUTE_KEY, RouteTable
 

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from registry.core.auth import CurrentOrg, WriteCaller, Writer
 from registry.core.config import get_settings
-from registry.core.db import SessionDep
+from registry.core.deps import SessionDep
 from registry.core.queue import TaskQueueDep
 from registry.jobs import service
 from registry.jobs.schemas import JobPublic, LabelSheetCreate

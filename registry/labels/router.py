@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 
 from registry.core.auth import CurrentOrg, WriteCaller, Writer
 from registry.core.config import get_settings
-from registry.core.db import SessionDep, unit_of_work
+from registry.core.db import unit_of_work
+from registry.core.deps import SessionDep
 from registry.core.pagination import Cursor, Page, decode_cursor, encode_cursor
 from registry.labels import qr, service
 from registry.labels.layouts import SheetLayoutsPublic, public_layouts

@@ -9,6 +9,7 @@ import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, insert, inspect, text, tuple_
 from sqlalchemy import event as sa_event
@@ -19,9 +20,11 @@ from sqlmodel import Session, col, select
 from registry.batches.models import Event
 from registry.core.config import get_settings
 from registry.core.db import after_commit, runs_after_commit, unit_of_work
-from registry.core.metrics import Sample
 from registry.log.models import LogLeaf, LogPending
 from registry.log.store import integrate
+
+if TYPE_CHECKING:
+    from registry.core.metrics import Sample
 
 log = logging.getLogger(__name__)
 _PENDING = LogPending.__table__  # type: ignore[attr-defined]
@@ -54,6 +57,9 @@ class IntegrationStats:
             self.lock_seconds_max = max(self.lock_seconds_max, held)
 
     def metrics(self) -> list[Sample]:
+        # Imported here: the metrics module brings FastAPI, which the CLI need not load.
+        from registry.core.metrics import Sample
+
         return [
             Sample(
                 "registry_log_integrations_total",

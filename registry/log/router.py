@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from registry.core.auth import bearer_token, current_org
-from registry.core.db import SessionDep
+from registry.core.deps import SessionDep
 from registry.log import proofs
 from registry.log.checkpoints import require_checkpoint
 from registry.log.keys import require_log_key, verifier_of

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from registry.brands.service import list_brands
-from registry.core.db import SessionDep
+from registry.core.deps import SessionDep
 from registry.web.render import PageContext, render
 
 router = APIRouter(include_in_schema=False)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from registry.brands.exceptions import BrandNotFound
-from registry.core.db import SessionDep
+from registry.core.deps import SessionDep
 from registry.core.time import utcnow
 from registry.web import service
 from registry.web.pages import brand_not_found_page, brand_page
