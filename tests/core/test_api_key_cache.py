@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -34,13 +35,19 @@ def _revoke_keys(world: World, org_id: str) -> None:
         )
 
 
+def _batch_then_revoke(world: World) -> dict[str, Any]:
+    """A batch the coop has just written to (so its key was checked), then its keys revoked."""
+    batch = world.new_batch()
+    world.ok(batch["id"], world.coop, stored())
+    _revoke_keys(world, world.coop.id)
+    return batch
+
+
 @pytest.mark.parametrize("cache_seconds", [0.0], indirect=True)
 def test_without_the_cache_a_revoked_key_stops_writing_at_once(
     world: World, cache_seconds: float
 ) -> None:
-    batch = world.new_batch()
-    world.ok(batch["id"], world.coop, stored())
-    _revoke_keys(world, world.coop.id)
+    batch = _batch_then_revoke(world)
     assert_error(world.append(batch["id"], world.coop, stored()), 401, "InvalidApiKey")
 
 
@@ -48,9 +55,7 @@ def test_without_the_cache_a_revoked_key_stops_writing_at_once(
 def test_a_revoked_key_stops_writing_within_the_cache_bound(
     world: World, cache_seconds: float
 ) -> None:
-    batch = world.new_batch()
-    world.ok(batch["id"], world.coop, stored())
-    _revoke_keys(world, world.coop.id)
+    batch = _batch_then_revoke(world)
     revoked_at = time.monotonic()
     # Reads are not cached: refused at once.
     r = world.call("GET", f"/v1/batches/{batch['id']}", world.coop)
