@@ -148,7 +148,7 @@ class RouteTable:
         keyed = flat.dependant is not None and needs_api_key(flat.dependant)
         kind = ("read" if method in READ_METHODS else "write") if keyed else "public"
         endpoint = route.endpoint
-        on_loop = inspect.iscoroutinefunction(endpoint) and not getattr(endpoint, _IN_THREAD, 0)
+        on_loop = inspect.iscoroutinefunction(endpoint) and not getattr(endpoint, _IN_THREAD, False)
         return RouteInfo(path, kind, keyed, has_json_body(route), limit, on_loop)
 
     def _flat(self) -> list[FlatRoute]:
