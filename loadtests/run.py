@@ -29,6 +29,7 @@ from loadtests.server import PG_URL, Server, drop_database, fresh_database
 from registry.codes.digital_link import build_url, decode_digsig, parse_url
 from registry.codes.signature import KeySet, PublicKey, key_id_for, verify_label
 from registry.core.db import make_engine
+from registry.core.lanes import SERVING_LOOP
 from registry.labels import crypto
 from registry.migrate import upgrade
 
@@ -315,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
             drop_database(opts.pg_url)
     setup = {
         "backend": opts.backend + (" + Redis" if redis_url else ""),
-        "server": f"uvicorn --workers {opts.workers} (uvloop, httptools), log {log.name}",
+        "server": f"uvicorn --workers {opts.workers} --loop {SERVING_LOOP} (httptools), "
+        f"log {log.name}",
         "data": f"{len(data.genuine):,} genuine, {len(data.forged):,} forged, "
         f"{len(data.recalled):,} recalled codes (seeded in {seeded_in:.1f} s)",
         "command": "python -m loadtests.run "

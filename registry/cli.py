@@ -37,12 +37,15 @@ app.add_typer(keys_app, name="keys")
 def _serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from registry.core.lanes import SERVING_LOOP
+
     uvicorn.run(
         "registry.main:app_factory",
         factory=True,
         host=host,
         port=port,
         workers=workers,
+        loop=SERVING_LOOP,
         log_level=get_settings().log_level.lower(),
         # The client's address is the registry's to judge (REGISTRY_TRUSTED_PROXIES).
         proxy_headers=False,

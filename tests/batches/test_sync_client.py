@@ -24,6 +24,7 @@ import httpx2
 from sqlalchemy import Engine, text
 
 from registry.batches.cli_sync import read_record
+from registry.core.lanes import SERVING_LOOP
 from tests.dbtools import database_url
 from tests.factories import World, stored
 
@@ -59,7 +60,8 @@ class KillableServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "registry.main:app_factory", "--factory",
-             "--port", str(self.port), "--log-level", "warning", "--no-access-log"],
+             "--port", str(self.port), "--log-level", "warning", "--no-access-log",
+             "--loop", SERVING_LOOP],
             cwd=self.tmp,
             env=self.env,
             stdout=subprocess.DEVNULL,
