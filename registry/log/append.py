@@ -1,5 +1,6 @@
 """Putting committed events into the log: queue in the event's transaction, integrate
-right after it commits (and periodically, for anything a crash left queued)."""
+right after it commits (on SQLite, just before: one writer holds the database anyway), and
+periodically, for anything a crash left queued."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ _PENDING = LogPending.__table__  # type: ignore[attr-defined]
 _INTEGRATE_REGISTERED = "log_integrate_registered"
 _QUEUED = "log_queued_events"  # event id -> Event, flushed and queued
 _UNFLUSHED = "log_unflushed_events"  # queued before their INSERT was flushed
+_IN_TRANSACTION = "log_integrate_in_transaction"  # SQLite: integrate before the commit
 LEAF_INDEXES = "log_leaf_indexes"  # session.info: (batch_id, seq) -> leaf index, after commit
 INTEGRATE_LIMIT = 5000  # leaves per sequencer transaction
 WAIT_SECONDS = 30.0
@@ -215,6 +217,11 @@ def queue_for_log(session: Session, *, event: Event) -> None:
     if not isinstance(bind, Engine) or not runs_after_commit(session):
         return  # a caller's connection or commit: the periodic publication integrates it
     session.info[_INTEGRATE_REGISTERED] = True
+    if bind.dialect.name == "sqlite":
+        # One writer at a time holds the whole database: integrate in the event's own
+        # transaction (`_integrate_before_commit`), with no second write transaction.
+        session.info[_IN_TRANSACTION] = True
+        return
     if bind.dialect.name == "postgresql":
         # The commit need not wait for its WAL flush: the answer waits for the sequencer's
         # synchronous commit, whose flush covers this commit record too (it comes later in
@@ -252,6 +259,32 @@ def _queue_flushed(session: OrmSession, _: object) -> None:
         queued.update((e.id, e) for e in flushed)
 
 
+def _integrate_before_commit(session: OrmSession) -> None:
+    """SQLite: put the transaction's queued events into the log before it commits, so the
+    event and its leaf are one commit (and the leaf indexes are known when it returns)."""
+    if not isinstance(session, Session) or not session.info.pop(_IN_TRANSACTION, False):
+        return
+    session.info.pop(_INTEGRATE_REGISTERED, None)
+    session.flush()
+    queued: dict[int, Event] = session.info.pop(_QUEUED, {})
+    indexes: dict[EventKey, int] = {}
+    leaves = 0
+    while True:  # a backlog (a crash's) goes first, in event-id order
+        placed = integrate(session, limit=INTEGRATE_LIMIT)
+        leaves += len(placed)
+        indexes.update(
+            ((leaf.batch_id, leaf.seq), leaf.leaf_index)
+            for leaf in placed
+            if leaf.event_id in queued
+        )
+        if len(placed) < INTEGRATE_LIMIT:
+            break
+    session.info[LEAF_INDEXES] = indexes
+    if leaves:
+        locked_at = session.info["log_locked_at"]
+        after_commit(session, lambda: STATS.record(leaves, time.perf_counter() - locked_at))
+
+
 def _forget_rolled_back(session: OrmSession, _: object) -> None:
     """A rolled-back savepoint took its events (and their queue rows) with it."""
     for name in (_UNFLUSHED, _QUEUED):
@@ -267,6 +300,7 @@ def _forget_rolled_back(session: OrmSession, _: object) -> None:
 if not sa_event.contains(OrmSession, "after_flush", _queue_flushed):
     sa_event.listen(OrmSession, "after_flush", _queue_flushed)
     sa_event.listen(OrmSession, "after_soft_rollback", _forget_rolled_back)
+    sa_event.listen(OrmSession, "before_commit", _integrate_before_commit)
 
 
 def wait_until_durable(engine: Engine, *, timeout: float = WAIT_SECONDS) -> None:
