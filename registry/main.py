@@ -103,12 +103,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine or get_engine()
     install_error_handlers(app)
     install_refusal_alerts(app)
+    # The label URL first: routes are matched in order, and it is the busiest by far.
     for router in (
+        scan_router,
         orgs_router,
         brands_router,
         batches_router,
         web_router,
-        scan_router,
         labels_router,
         verify_router,
         jobs_router,
