@@ -65,7 +65,7 @@ def free_port() -> int:
 
 
 class Server:
-    """`uvicorn registry.main:app_factory --factory --workers N --loop asyncio` on 127.0.0.1,
+    """`uvicorn registry.main:app_factory --factory --workers N --loop SERVING_LOOP` on 127.0.0.1,
     as `registry serve` runs it, with the rate limits raised to BENCH_RATE_LIMITS (printed
     at start)."""
 

@@ -18,25 +18,47 @@ rest wait on a semaphore, outside the queue, and lose nothing (they were waiting
 CPU anyway). Operations routes (health, metrics, docs) and sync handlers (keyed reads, run
 in worker threads) never wait.
 
-The server runs on asyncio's own event loop, not uvloop (`SERVING_LOOP`, used by `registry
-serve` and the load tests). Under the same flood with uvloop, some requests waited more
-than a second before the loop read them: appends p99 1.5-1.9 s seen by the client while
-their time in the server was under 0.4 s, scans up to 1.2 s; with asyncio's loop, appends
-p99 0.22-0.49 s and scans at most 0.11-0.25 s, for 6% fewer scans a second (session 5,
-docs/decisions.md).
+The server runs on asyncio's own event loop, not uvloop (`ServingLoop`, named by
+`SERVING_LOOP` for `registry serve` and the load tests). Under the same flood with uvloop,
+some requests waited more than a second before the loop read them: appends p99 1.5-1.9 s
+seen by the client while their time in the server was under 0.4 s, scans up to 1.2 s;
+with asyncio's loop, appends p99 0.22-0.49 s and scans at most 0.11-0.25 s, single-code
+verification unchanged (session 5, docs/decisions.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import threading
 import weakref
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.core.routes import RouteTable
 
-SERVING_LOOP = "asyncio"  # uvicorn's `loop` setting for every server process
+SERVING_LOOP = "registry.core.lanes:ServingLoop"  # uvicorn's `loop`, in every server process
+
+
+class ServingLoop(asyncio.SelectorEventLoop):
+    """asyncio's event loop, with Nagle's algorithm off on every TCP connection it accepts.
+
+    asyncio turns it off only for sockets whose `proto` reads IPPROTO_TCP, and uvicorn's
+    several-worker mode binds its listening socket with `proto` 0: every connection then
+    kept Nagle's algorithm, and an answer sent in two writes (head, then body) waited for
+    the client's delayed acknowledgement, 40 ms a request (2 workers: 725 req/s against
+    8,300 with 1). The listening socket is served through a duplicate that reads its
+    protocol from the kernel."""
+
+    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
+        sock: socket.socket | None = kwargs.get("sock")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6) and not sock.proto:
+            kwargs["sock"] = socket.socket(fileno=os.dup(sock.fileno()))  # proto detected
+        return await super().create_server(*args, **kwargs)
+
+
 _lane: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
 _lane_guard = threading.Lock()
 
