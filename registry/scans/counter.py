@@ -92,14 +92,45 @@ class _CodeState:
 
 
 Seed = Callable[[Sequence[CodeKey]], dict[CodeKey, CodeHistory]]
-LotSerials = Callable[[tuple[str, str]], set[str]]
+LotSerials = Callable[[tuple[str, str]], dict[str, int]]
+Lot = tuple[str, str]
+Page = tuple[str, ...]  # serials of one lot whose histories are loaded together
+
+PAGE_SCANS = 20_000  # durable scans one load reads at most (a code with more is read alone)
+PAGE_CODES = 2_000  # codes one load asks for at most (one bind parameter each)
+LOTS_HELD = 4096  # lots whose scanned serials are held
+_LOT_LOCKS = 64  # loads of one lot take turns; of different lots, not necessarily
+
+
+def lot_pages(counts: dict[str, int], *, max_scans: int, max_codes: int) -> dict[str, Page]:
+    """Each scanned serial of a lot -> the page it is loaded with: serials in order, cut
+    where a page would pass `max_scans` durable scans or `max_codes` codes."""
+    pages: dict[str, Page] = {}
+    page: list[str] = []
+    scans = 0
+    for serial in sorted(counts):
+        count = max(counts[serial], 1)
+        if page and (scans + count > max_scans or len(page) >= max_codes):
+            pages.update(dict.fromkeys(page, tuple(page)))
+            page, scans = [], 0
+        page.append(serial)
+        scans += count
+    pages.update(dict.fromkeys(page, tuple(page)))
+    return pages
 
 
 class MemoryDeviceCounter:
     """The counters in this process (no Redis): exact for one process, at most `max_codes`
     codes (the least recently used are forgotten first). With `seed`, a code this process
     does not hold starts from its durable history (registry/scans/history.py), so a
-    restart forgets no device and no flag that was written."""
+    restart forgets no device and no flag that was written.
+
+    With `lot_serials`, a code's first scan reads which serials of its lot have durable
+    scans (once per lot), then loads its history together with the other scanned codes
+    of its page of the lot (`lot_pages`, bounded in scans and codes), so after a restart a
+    lot's codes cost a few loads instead of one each. Loads of one lot take turns: scans
+    that miss together wait for one load instead of each running its own. A check of codes
+    across several pages (bulk, CLI) loads only those codes."""
 
     def __init__(
         self,
@@ -107,15 +138,22 @@ class MemoryDeviceCounter:
         *,
         seed: Seed | None = None,
         lot_serials: LotSerials | None = None,
+        page_scans: int = PAGE_SCANS,
+        page_codes: int = PAGE_CODES,
     ) -> None:
         self._max_codes = max_codes
         self._seed = seed
         self._lot_serials = lot_serials
-        # (gtin, lot) -> serials with durable scans, read once per lot: a code outside it
-        # starts empty without a query of its own
-        self._durable: OrderedDict[tuple[str, str], set[str]] = OrderedDict()
+        self._page_scans = page_scans
+        # A page fills at most an eighth of the codes held, so loading one pushes out
+        # neither most of what this process holds nor the code a scan waits for.
+        self._page_codes = max(1, min(page_codes, max_codes // 8))
+        # (gtin, lot) -> its serials with durable scans, each -> its page; read once per
+        # lot: a code outside it starts empty without a query of its own
+        self._durable: OrderedDict[Lot, dict[str, Page]] = OrderedDict()
         self._codes: OrderedDict[CodeKey, _CodeState] = OrderedDict()
         self._lock = threading.Lock()
+        self._lot_locks = [threading.Lock() for _ in range(_LOT_LOCKS)]
 
     def _missing(self, keys: Sequence[CodeKey]) -> tuple[list[CodeKey], bool]:
         """Codes not held that may have a history, and whether a lot must be read first."""
@@ -132,19 +170,49 @@ class MemoryDeviceCounter:
     def _add_seeds(self, keys: Sequence[CodeKey]) -> None:
         """Load the history of codes not held (called outside the event loop)."""
         assert self._seed is not None
-        if self._lot_serials is not None:
-            for lot in dict.fromkeys((key[0], key[1]) for key in keys):
-                if lot not in self._durable:
-                    serials = self._lot_serials(lot)
-                    with self._lock:
-                        self._durable[lot] = serials
-                        while len(self._durable) > 4096:
-                            self._durable.popitem(last=False)
-            with self._lock:
-                keys = [k for k in keys if k[2] in self._durable.get((k[0], k[1]), {k[2]})]
-        if not keys:
+        if self._lot_serials is None:
+            if keys:
+                self._hold(self._seed(keys))
             return
-        histories = self._seed(keys)
+        lots: dict[Lot, list[CodeKey]] = {}
+        for key in keys:
+            lots.setdefault((key[0], key[1]), []).append(key)
+        scattered: list[CodeKey] = []
+        for lot, wanted in lots.items():
+            with self._lot_locks[hash(lot) % _LOT_LOCKS]:
+                pages = self._pages(lot)
+                with self._lock:  # what a load that held this lot's turn did not bring in
+                    due = [k for k in wanted if k[2] in pages and k not in self._codes]
+                spanned = {pages[key[2]] for key in due}
+                if len(spanned) == 1:  # a scan, or codes of one page
+                    (page,) = spanned
+                    self._hold(self._seed([(lot[0], lot[1], serial) for serial in page]))
+                else:
+                    # A bulk check across pages loads its own codes only: the pages it
+                    # touches could hold a whole lot of any size.
+                    scattered.extend(due)
+        if scattered:
+            self._hold(self._seed(scattered))
+
+    def _pages(self, lot: Lot) -> dict[str, Page]:
+        """The lot's scanned serials by page, read if not held (the caller has its turn)."""
+        with self._lock:
+            pages = self._durable.get(lot)
+            if pages is not None:
+                self._durable.move_to_end(lot)
+                return pages
+        assert self._lot_serials is not None
+        pages = lot_pages(
+            self._lot_serials(lot), max_scans=self._page_scans, max_codes=self._page_codes
+        )
+        with self._lock:
+            self._durable[lot] = pages
+            while len(self._durable) > LOTS_HELD:
+                self._durable.popitem(last=False)
+        return pages
+
+    def _hold(self, histories: dict[CodeKey, CodeHistory]) -> None:
+        """Hold the loaded histories of codes not held yet."""
         with self._lock:
             for key, history in histories.items():
                 if key in self._codes:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, tuple_
+from sqlalchemy import Engine, and_, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
@@ -31,16 +31,17 @@ class CodeHistory:
     flag: Flag | None = None
 
 
-def scanned_serials(engine: Engine, lot: tuple[str, str]) -> set[str]:
-    """Serials of a lot with any durable scan (one query per lot): a code outside this set
-    has no history, so it needs no query of its own."""
+def scanned_serials(engine: Engine, lot: tuple[str, str]) -> dict[str, int]:
+    """Serials of a lot with any durable scan, each with its number of scans (one query per
+    lot): a code outside it has no history, so it needs no query of its own, and the counts
+    bound the rows a load of several codes reads."""
     with unit_of_work(engine) as session:
-        return set(
+        return dict(
             session.exec(
-                select(ScanCounter.serial).where(
+                select(ScanCounter.serial, ScanCounter.count).where(
                     ScanCounter.gtin == lot[0], ScanCounter.lot == lot[1]
                 )
-            )
+            ).all()
         )
 
 
@@ -49,12 +50,24 @@ def load_histories(engine: Engine, keys: Sequence[CodeKey]) -> dict[CodeKey, Cod
     found = {key: CodeHistory() for key in keys}
     if not keys:
         return found
+    lots: dict[tuple[str, str], list[str]] = {}
+    for gtin, lot, serial in sorted(found):
+        lots.setdefault((gtin, lot), []).append(serial)
     with unit_of_work(engine) as session:
         table = Scan.__table__  # type: ignore[attr-defined]
         c = table.c
+        # Per lot, `gtin = ? AND lot = ? AND serial IN (...)`: one range of the code index,
+        # and one bind parameter per code where a tuple IN takes three.
         rows = session.execute(
             sa_select(c.gtin, c.lot, c.serial, c.client_hash, c.scanned_at, c.region)
-            .where(tuple_(c.gtin, c.lot, c.serial).in_(sorted(set(keys))))
+            .where(
+                or_(
+                    *(
+                        and_(c.gtin == gtin, c.lot == lot, c.serial.in_(serials))
+                        for (gtin, lot), serials in lots.items()
+                    )
+                )
+            )
             .order_by(c.scanned_at, c.id)
         )
         for gtin, lot, serial, device, at, region in rows:
