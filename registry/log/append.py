@@ -32,7 +32,6 @@ _PENDING = LogPending.__table__  # type: ignore[attr-defined]
 _INTEGRATE_REGISTERED = "log_integrate_registered"
 _QUEUED = "log_queued_events"  # event id -> Event, flushed and queued
 _UNFLUSHED = "log_unflushed_events"  # queued before their INSERT was flushed
-_IN_TRANSACTION = "log_integrate_in_transaction"  # SQLite: integrate before the commit
 LEAF_INDEXES = "log_leaf_indexes"  # session.info: (batch_id, seq) -> leaf index, after commit
 INTEGRATE_LIMIT = 5000  # leaves per sequencer transaction
 WAIT_SECONDS = 30.0
@@ -220,7 +219,6 @@ def queue_for_log(session: Session, *, event: Event) -> None:
     if bind.dialect.name == "sqlite":
         # One writer at a time holds the whole database: integrate in the event's own
         # transaction (`_integrate_before_commit`), with no second write transaction.
-        session.info[_IN_TRANSACTION] = True
         return
     if bind.dialect.name == "postgresql":
         # The commit need not wait for its WAL flush: the answer waits for the sequencer's
@@ -262,9 +260,11 @@ def _queue_flushed(session: OrmSession, _: object) -> None:
 def _integrate_before_commit(session: OrmSession) -> None:
     """SQLite: put the transaction's queued events into the log before it commits, so the
     event and its leaf are one commit (and the leaf indexes are known when it returns)."""
-    if not isinstance(session, Session) or not session.info.pop(_IN_TRANSACTION, False):
+    if not isinstance(session, Session) or not session.info.get(_INTEGRATE_REGISTERED):
         return
-    session.info.pop(_INTEGRATE_REGISTERED, None)
+    if session.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL: the sequencer, once the transaction has committed
+    del session.info[_INTEGRATE_REGISTERED]
     session.flush()
     queued: dict[int, Event] = session.info.pop(_QUEUED, {})
     indexes: dict[EventKey, int] = {}

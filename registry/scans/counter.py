@@ -183,14 +183,17 @@ class MemoryDeviceCounter:
                 pages = self._pages(lot)
                 with self._lock:  # what a load that held this lot's turn did not bring in
                     due = [k for k in wanted if k[2] in pages and k not in self._codes]
-                spanned = {pages[key[2]] for key in due}
-                if len(spanned) == 1:  # a scan, or codes of one page
-                    (page,) = spanned
-                    self._hold(self._seed([(lot[0], lot[1], serial) for serial in page]))
-                else:
+                    spanned = {pages[key[2]] for key in due}
+                    if len(spanned) == 1:  # a scan, or codes of one page: the page's
+                        (page,) = spanned  # codes not held (one may have been evicted)
+                        codes = ((lot[0], lot[1], serial) for serial in page)
+                        due = [k for k in codes if k not in self._codes]
+                if len(spanned) > 1:
                     # A bulk check across pages loads its own codes only: the pages it
                     # touches could hold a whole lot of any size.
                     scattered.extend(due)
+                elif due:
+                    self._hold(self._seed(due))
         if scattered:
             self._hold(self._seed(scattered))
 
