@@ -46,7 +46,7 @@ from registry.verify.service import Verifier
 from registry.web.docs import install_offline_docs
 from registry.web.front import router as front_router
 from registry.web.router import router as web_router
-from registry.web.scan import ScanClients
+from registry.web.scan import LabelScans, ScanClients
 from registry.web.scan import router as scan_router
 
 
@@ -176,6 +176,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.user_middleware.append(
         Middleware(WriteLane, routes=routes, concurrent_reads=settings.concurrent_reads)
     )
+    app.user_middleware.append(Middleware(LabelScans))  # the label URL, in its read turn
     install_openapi(app, routes)
     return app
 

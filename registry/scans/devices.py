@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 
 DEVICE_COOKIE = "rg_device"
 DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600  # a season and then some (browsers cap at 400 days)
@@ -40,10 +41,15 @@ def network_of(address: str | None) -> str:
     return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False))
 
 
+@lru_cache(maxsize=8)
 def _device_key(secret: str) -> bytes:
     return hashlib.sha256(b"registry-scan-device\x00" + secret.encode()).digest()
 
 
+# A phone reloading, or many phones of one network with one browser, ask for the same value
+# again and again, so the last answers are kept: a few thousand, since a user agent may be
+# kilobytes long (4,096 of 8 KiB headers would be 32 MiB at most).
+@lru_cache(maxsize=4_096)
 def network_device(address: str | None, user_agent: str | None, *, secret: str) -> str:
     """A keyed hash of the client's network and user agent: the same phone on the same
     network gets the same value, and the value names no address."""
