@@ -1,7 +1,10 @@
 """Label signature checks against the registry's published Ed25519 keys (JWKS).
 
-Pure: uses `cryptography` for Ed25519 but no framework or database. The key id rule
-(first 2 bytes of SHA-256 of the raw public key) lives here, next to the format it checks.
+Pure: no framework or database. Signatures are checked with libsodium (PyNaCl), which
+verifies Ed25519 in half the time OpenSSL (`cryptography`) takes on this project's machines
+(a scan's largest single cost; docs/decisions.md); keys are made and labels signed with
+`cryptography`, and the tests hold each against the other. The key id rule (first 2 bytes of
+SHA-256 of the raw public key) lives here, next to the format it checks.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal, TypeGuard, get_args
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from registry.codes.digital_link import KEY_ID_LENGTH, LabelCode
 from registry.codes.errors import (
@@ -83,7 +86,7 @@ class PublicKey:
 
 
 class KeySet:
-    """The registry's label public keys by key id, with Ed25519 key objects built once.
+    """The registry's label public keys by key id.
 
     Refuses two keys with the same key id. Immutable after construction, so one instance
     can be shared by concurrent verifications.
@@ -91,12 +94,10 @@ class KeySet:
 
     def __init__(self, keys: Iterable[PublicKey] = ()) -> None:
         self._keys: dict[bytes, PublicKey] = {}
-        self._verifiers: dict[bytes, Ed25519PublicKey] = {}
         for key in keys:
             if key.key_id in self._keys:
                 raise KeySetError(f"two keys share key id {key.kid}")
             self._keys[key.key_id] = key
-            self._verifiers[key.key_id] = Ed25519PublicKey.from_public_bytes(key.raw)
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -148,8 +149,8 @@ class KeySet:
                 f"key {key.kid} has been revoked", expected="active or retired", actual="revoked"
             )
         try:
-            self._verifiers[key_id].verify(signature, message)
-        except InvalidSignature:
+            crypto_sign_open(signature + message, key.raw)  # a signed message: signature first
+        except BadSignatureError:
             raise SignatureError(
                 f"signature does not verify under key {key.kid} for message {message!r}",
                 expected=f"an Ed25519 signature by key {key.kid}",
