@@ -1,6 +1,7 @@
-"""Rate limits per client address and per API key, with the `limits` library: counters in
-Redis when `REGISTRY_REDIS_URL` is set (shared by every API process), in process memory
-otherwise (and, for a while, when Redis stops answering: limits never switch off).
+"""Rate limits per client address and per API key, by the `limits` library's sliding window
+counter: in Redis with the library when `REGISTRY_REDIS_URL` is set (shared by every API
+process), in process memory otherwise (`MemoryWindows`; also, for a while, when Redis stops
+answering: limits never switch off).
 
 Public requests count per client address, or per key when a valid API key is sent; writes
 count per key (per address when no valid key is sent, so invented keys buy nothing); reads
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from anyio import to_thread
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import ConnectionPool
 from starlette.types import Scope
@@ -50,11 +51,50 @@ def bearer(scope: Scope) -> str | None:
     return None
 
 
+class MemoryWindows:
+    """Sliding-window counters in this process, by the `limits` library's sliding window
+    counter (a window's count plus the previous window's, weighted by how much of it still
+    overlaps; windows aligned on multiples of the period; the same Retry-After).
+
+    Its own `async+memory` storage does the same at the cost of an asyncio task per hit
+    (expiry bookkeeping), a tenth of a label scan's time; this is a dict lookup.
+    `tests/core/test_ratelimit_windows.py` holds the two to the same answers."""
+
+    SWEEP_AT = 100_000  # keys held before the stale ones (older than 2 windows) are dropped
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._counts: dict[str, tuple[int, int, int]] = {}  # window, previous, current
+
+    def hit(self, item: RateLimitItem, *identity: str) -> int | None:
+        """None if the request may go on (and it is counted), else the seconds until it may
+        be retried."""
+        now, period = self._clock(), item.get_expiry()
+        window = int(now / period)  # (the library's arithmetic, to the last bit)
+        key = item.key_for(*identity)
+        held, previous, current = self._counts.get(key, (window, 0, 0))
+        if held != window:
+            previous, current = (current if held == window - 1 else 0), 0
+        previous_left = (1 - ((now - period) / period) % 1) * period if previous else 0.0
+        if math.floor(previous * previous_left / period + current) + 1 > item.amount:
+            self._counts[key] = (window, previous, current)
+            current_left = (1 - (now / period) % 1) * period + period
+            reset_in = min(
+                previous_left % (period / previous) if previous else math.inf,
+                current_left % period if current else math.inf,
+            )
+            return 1 if reset_in == math.inf else max(1, math.ceil(reset_in))
+        if len(self._counts) >= self.SWEEP_AT:
+            self._counts = {k: v for k, v in self._counts.items() if v[0] >= window - 1}
+        self._counts[key] = (window, previous, current + 1)
+        return None
+
+
 @dataclass
 class _Backend:
     loop: asyncio.AbstractEventLoop
     limiter: SlidingWindowCounterRateLimiter
-    pool: ConnectionPool | None
+    pool: ConnectionPool
 
 
 class RateLimits:
@@ -77,14 +117,14 @@ class RateLimits:
         self._namespace = settings.rate_limit_prefix
         self._keys: dict[str, tuple[float, str | None]] = {}
         self._backend: _Backend | None = None
-        self._memory: _Backend | None = None
+        self._memory = MemoryWindows()  # without Redis, and while Redis does not answer
         self._redis_down_until = 0.0
 
-    def _make(self, redis: bool) -> _Backend:
+    def _redis(self) -> _Backend:
+        # The Redis client lives with the event loop that uses it (one per server process).
         loop = asyncio.get_running_loop()
-        pool: ConnectionPool | None = None
-        storage: Storage
-        if redis and self._redis_url:
+        if self._backend is None or self._backend.loop is not loop:
+            assert self._redis_url is not None
             pool = ConnectionPool.from_url(
                 self._redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
             )
@@ -94,24 +134,12 @@ class RateLimits:
                 key_prefix=self._namespace,
                 connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis-py
             )
-        else:
-            storage = MemoryStorage()
-        return _Backend(loop, SlidingWindowCounterRateLimiter(storage), pool)
-
-    def _current(self, *, redis: bool) -> _Backend:
-        # Counters live with the event loop that uses them (one per server process).
-        loop = asyncio.get_running_loop()
-        if redis:
-            if self._backend is None or self._backend.loop is not loop:
-                self._backend = self._make(redis=True)
-            return self._backend
-        if self._memory is None or self._memory.loop is not loop:
-            self._memory = self._make(redis=False)
-        return self._memory
+            self._backend = _Backend(loop, SlidingWindowCounterRateLimiter(storage), pool)
+        return self._backend
 
     async def aclose(self) -> None:
         backend, self._backend = self._backend, None
-        if backend is not None and backend.pool is not None:
+        if backend is not None:
             await backend.pool.disconnect()
 
     async def _kind_of(self, token: str) -> str | None:
@@ -134,15 +162,14 @@ class RateLimits:
 
     async def _hit(self, item: RateLimitItem, *identity: str) -> int | None:
         """None if the request may go on, else the seconds until it may be retried."""
-        redis = self._redis_url is not None and time.monotonic() >= self._redis_down_until
-        backend = self._current(redis=redis)
+        if self._redis_url is None or time.monotonic() < self._redis_down_until:
+            return self._memory.hit(item, *identity)
+        backend = self._redis()
         try:
             if await backend.limiter.hit(item, *identity):
                 return None
             stats = await backend.limiter.get_window_stats(item, *identity)
         except Exception:
-            if not redis:
-                raise
             log.warning("rate limit: Redis unreachable, counting in this process for a while")
             self._redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
             return await self._hit(item, *identity)
