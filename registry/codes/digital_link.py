@@ -66,8 +66,9 @@ class LabelCode:
         return encode_digsig(self.key_id, self.signature)
 
     def to_url(self, base_url: str) -> str:
-        """This code's label URL under `base_url` (see `build_url`)."""
-        return build_url(base_url, self.gtin, self.lot, self.serial, self.digsig)
+        """This code's label URL under `base_url`, as `build_url` writes it (the parts were
+        checked when the code was made; every verify answer carries it)."""
+        return _url(_checked_base(base_url), self.gtin, self.lot, self.serial, self.digsig)
 
 
 def element_string(gtin: str, lot: str, serial: str) -> bytes:
@@ -126,6 +127,16 @@ def build_url(base_url: str, gtin: str, lot: str, serial: str, digsig: str) -> s
     (GS1 Digital Link 1.2 section 4.6), which makes `parse_url` return exactly these values.
     Raises `ValueError` for a bad base URL and `CodeFormatError` for a bad code part.
     """
+    base = _checked_base(base_url)
+    canonical = _canonical_gtin(gtin)
+    lot = _checked_text(lot, "lot")
+    serial = _checked_text(serial, "serial")
+    decode_digsig(digsig)
+    return _url(base, canonical, lot, serial, digsig)
+
+
+@lru_cache(maxsize=64)
+def _checked_base(base_url: str) -> str:
     base = base_url.rstrip("/")
     try:
         parts = urlsplit(base)
@@ -135,12 +146,12 @@ def build_url(base_url: str, gtin: str, lot: str, serial: str, digsig: str) -> s
         raise ValueError(f"base URL must be http(s)://host[/prefix], got {base_url!r}")
     if parts.query or parts.fragment or "?" in base or "#" in base:
         raise ValueError(f"base URL must not carry a query or fragment, got {base_url!r}")
-    canonical = _canonical_gtin(gtin)
-    lot = _checked_text(lot, "lot")
-    serial = _checked_text(serial, "serial")
-    decode_digsig(digsig)
+    return base
+
+
+def _url(base: str, gtin: str, lot: str, serial: str, digsig: str) -> str:
     return (
-        f"{base}/01/{canonical}/10/{quote(lot, safe='')}/21/{quote(serial, safe='')}"
+        f"{base}/01/{gtin}/10/{quote(lot, safe='')}/21/{quote(serial, safe='')}"
         f"?{DIGSIG_AI}={quote(digsig, safe='')}"
     )
 

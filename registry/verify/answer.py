@@ -18,7 +18,7 @@ from registry.batches.event_types import MASS_UNITS_KG
 from registry.batches.ledger import LedgerEvent, effective_events
 from registry.batches.models import Batch, Event
 from registry.brands.models import Brand
-from registry.codes.digital_link import MAX_URL_LENGTH, LabelCode, build_url
+from registry.codes.digital_link import MAX_URL_LENGTH, LabelCode
 from registry.core.time import as_utc, in_offset
 from registry.scans.rules import CodeScans
 from registry.verify.facts import Facts
@@ -192,7 +192,7 @@ def code_fields(code: LabelCode, public_url: str) -> dict[str, str]:
         "lot": code.lot,
         "serial": code.serial,
         "key_id": code.key_id.hex(),
-        "url": build_url(public_url, code.gtin, code.lot, code.serial, code.digsig),
+        "url": code.to_url(public_url),
     }
 
 

@@ -103,14 +103,18 @@ def judge(
     here: Located | None = None,
     consumer_scan: bool = False,
     checked: PublicKey | VerificationError | None = None,
+    found: tuple[Batch, Brand] | None = None,
 ) -> Judgement:
     """The verdict for one code. `scans` is the code's device evidence (None: not known);
     `consumer_scan` says a phone is asking (its scan raises alerts and not-yet-shipped is
     checked); `checked` is `check_signature`'s outcome when the caller already ran it (bulk
-    checks signatures on several threads)."""
-    found = issued(code, keys, facts, checked)
-    if isinstance(found, Judgement):
-        return found
+    checks signatures on several threads); `found`, `issued`'s batch and brand when the
+    caller already has them (a consumer scan counts its device only for an issued code)."""
+    if found is None:
+        issued_as = issued(code, keys, facts, checked)
+        if isinstance(issued_as, Judgement):
+            return issued_as
+        found = issued_as
     batch, brand = found
     audit = facts.audits[batch.id]
     reasons: list[Reason] = []

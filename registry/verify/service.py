@@ -132,7 +132,7 @@ class Verifier:
         scans = await self.counter.observe(key, device, at=now, here=here)
         judged = judge(
             code, view.keys, view.facts, scans, self.rules,
-            here=here, consumer_scan=True, checked=checked,
+            here=here, consumer_scan=True, found=found,
         )  # fmt: skip
         for signal in judged.signals:
             if signal.raises_flag:
