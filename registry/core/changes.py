@@ -20,10 +20,7 @@ import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis as AsyncRedis
+from typing import Any, Protocol
 
 PREFIX = "registry:changed:"
 _TIMEOUTS: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
@@ -75,12 +72,11 @@ class RedisChangeBoard:
         # client library's start-up.
         import redis
 
-        self._url = url
+        from registry.core.redis_wire import RedisWire
+
         self._redis = redis.Redis.from_url(url, **_TIMEOUTS)
-        # asyncio connections belong to the loop that made them: one client per loop (a
-        # server has one). Kept for the process's life: a client dropped with its loop
-        # would leave its socket to the garbage collector, which warns about it.
-        self._async: dict[asyncio.AbstractEventLoop, AsyncRedis] = {}
+        # The scans' reads, on the event loop: one pipelined connection (core/redis_wire.py).
+        self._wire = RedisWire(url, timeout=_TIMEOUTS["socket_timeout"])
         self._unpublished: set[str] = set()
         self._lock = threading.Lock()
 
@@ -91,23 +87,16 @@ class RedisChangeBoard:
         return [None if v is None else v.decode() for v in values]
 
     async def tokens_async(self, topics: Sequence[str]) -> list[str | None]:
-        loop = asyncio.get_running_loop()
-        client = self._async.get(loop)
-        if client is None:
-            from redis.asyncio import Redis as AsyncRedis
-
-            client = self._async[loop] = AsyncRedis.from_url(self._url, **_TIMEOUTS)
         if self._unpublished:
             names = self._take_unpublished(())
             try:
-                pipe = client.pipeline(transaction=False)
-                for topic in names:
-                    pipe.set(PREFIX + topic, secrets.token_hex(8))
-                await pipe.execute()
+                await asyncio.gather(
+                    *(self._wire.call("SET", PREFIX + t, secrets.token_hex(8)) for t in names)
+                )
             except Exception:
                 self._keep_unpublished(names)
                 raise
-        values = await client.mget([PREFIX + t for t in topics])
+        values = await self._wire.call("MGET", *(PREFIX + t for t in topics))
         return [v.decode() if isinstance(v, bytes) else v for v in values]
 
     def changed(self, topics: Iterable[str]) -> None:

@@ -22,10 +22,10 @@ from typing import Any, Protocol
 import orjson
 import redis
 from anyio import to_thread
-from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import Engine
 
 from registry.core.config import Settings
+from registry.core.redis_wire import RedisWire
 from registry.scans.history import CodeHistory, load_histories, scanned_serials
 from registry.scans.rules import CodeScans, Flag, Located
 
@@ -310,10 +310,10 @@ class RedisDeviceCounter:
     def __init__(self, url: str, *, prefix: str, retention_days: int, max_codes: int) -> None:
         timeouts: dict[str, Any] = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
         self._sync = redis.Redis.from_url(url, **timeouts)
-        self._async = AsyncRedis.from_url(url, **timeouts)
+        # Scans count on the event loop: one pipelined connection (core/redis_wire.py).
+        self._wire = RedisWire(url, timeout=timeouts["socket_timeout"])
         self._prefix = prefix
         self._retention = retention_days * 86400
-        self._observe_async = self._async.register_script(_OBSERVE)
         self.fallback = MemoryDeviceCounter(max_codes)
         self._down_until = 0.0
 
@@ -331,9 +331,10 @@ class RedisDeviceCounter:
         if time.monotonic() < self._down_until:
             return self.fallback.observe_now(key, device, at=at, here=here)
         try:
-            reply: Any = await self._observe_async(
-                keys=[self.key(key)],
-                args=[
+            reply: Any = await self._wire.script(
+                _OBSERVE,
+                [self.key(key)],
+                [
                     device,
                     at.isoformat(),
                     here.region if here else "",
@@ -356,7 +357,7 @@ class RedisDeviceCounter:
 
     async def flag(self, key: CodeKey, flag: Flag) -> None:
         try:
-            await self._async.hsetnx(self.key(key), "flag", _flag_json(flag))
+            await self._wire.call("HSETNX", self.key(key), "flag", _flag_json(flag))
         except (redis.RedisError, OSError) as exc:
             self._failed(exc)
             self.fallback.flag_now(key, flag)
@@ -387,7 +388,7 @@ class RedisDeviceCounter:
         return found
 
     async def aclose(self) -> None:
-        await self._async.aclose()
+        self._wire.close()
         self._sync.close()
 
 
