@@ -324,7 +324,9 @@ def _advance(session: Session, batch: Batch, state: Ledger, candidate: LedgerEve
     else:
         with _mass_balance():
             state.apply(candidate)
-    batch.ledger = state.to_json()
+    ledger = state.to_json()
+    if ledger != batch.ledger:  # most events move no goods: the batch stays unmodified
+        batch.ledger = ledger
 
 
 def append_registry_event(

@@ -23,7 +23,7 @@ from registry.batches.models import Event
 from registry.core.config import get_settings
 from registry.core.db import after_commit, runs_after_commit, unit_of_work
 from registry.log.models import LogLeaf, LogPending
-from registry.log.store import integrate
+from registry.log.store import LOCK_HELD_SECONDS, integrate
 
 if TYPE_CHECKING:
     from registry.core.metrics import Sample
@@ -110,8 +110,13 @@ def _integrate_round(
                 if key in indexes or drained:
                     found[event_id] = indexes.get(key)
     if placed:
-        STATS.record(len(placed), time.perf_counter() - session.info["log_locked_at"])
+        STATS.record(len(placed), _lock_held(session))
     return len(placed), found
+
+
+def _lock_held(session: Session) -> float:
+    held: float | None = session.info.get(LOCK_HELD_SECONDS)
+    return time.perf_counter() - session.info["log_locked_at"] if held is None else held
 
 
 class Sequencer:
@@ -320,8 +325,7 @@ def _try_integrate_before_commit(session: Session) -> None:
     session.info[LEAF_INDEXES] = {
         (leaf.batch_id, leaf.seq): leaf.leaf_index for leaf in placed if leaf.event_id in queued
     }
-    locked_at = session.info["log_locked_at"]
-    after_commit(session, lambda: STATS.record(len(placed), time.perf_counter() - locked_at))
+    STATS.record(len(placed), _lock_held(session))
 
 
 def _forget_rolled_back(session: OrmSession, _: object) -> None:
