@@ -12,6 +12,10 @@ from sqlmodel import Field, SQLModel
 from registry.core.ids import new_id
 from registry.core.time import utcnow
 
+# session.info: batches whose head a statement moved without an ORM flush (the service's
+# one-statement append); the verification caches' invalidation reads it after the commit.
+WRITTEN_OUTSIDE_FLUSH = "batches_written_outside_flush"
+
 
 class BatchStatus(StrEnum):
     open = "open"

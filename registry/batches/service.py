@@ -12,7 +12,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import inspect, text
+from sqlalchemy import JSON, bindparam, inspect, text
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, and_, col, or_, select
 
 from registry.batches import event_types
@@ -32,7 +34,7 @@ from registry.batches.exceptions import (
 )
 from registry.batches.ledger import Ledger, LedgerError, LedgerEvent, effective_events, replay
 from registry.batches.locking import LOCKED_BATCHES
-from registry.batches.models import Batch, BatchStatus, Event
+from registry.batches.models import WRITTEN_OUTSIDE_FLUSH, Batch, BatchStatus, Event
 from registry.batches.schemas import BatchCreate
 from registry.brands.models import Brand, License
 from registry.brands.service import get_brand, license_on, require_license
@@ -40,7 +42,7 @@ from registry.core.canonical import canonical_json, sha256_hex
 from registry.core.config import get_settings
 from registry.core.errors import Forbidden, InvalidInput
 from registry.core.time import as_utc, format_offset, utcnow
-from registry.log.append import queue_for_log
+from registry.log.append import log_enabled, queue_for_log
 from registry.orgs.models import Organization, OrgKind
 
 # Kinds that see every batch (read-only for regulators).
@@ -159,18 +161,103 @@ def _write(
         idempotency_key=idempotency_key,
         request_digest=request_digest,
     )
-    batch.head_seq, batch.head_hash, batch.updated_at = seq, event.hash, recorded_at
-    if type == "recalled":
-        batch.status = BatchStatus.recalled
-    session.add(event)
-    session.add(batch)
-    queue_for_log(session, event=event)
-    if not session.info.get(_DEFER_FLUSH):
-        session.flush()
+    status = BatchStatus.recalled if type == "recalled" else batch.status
+    if _writes_in_one_statement(session):
+        _insert_event(session, batch, event, status=status)
+    else:
+        batch.head_seq, batch.head_hash, batch.updated_at = seq, event.hash, recorded_at
+        batch.status = status
+        session.add(event)
+        session.add(batch)
+        queue_for_log(session, event=event)
+        if not session.info.get(_DEFER_FLUSH):
+            session.flush()
     preloaded = session.info.get(_KNOWN_KEYS)
     if idempotency_key and preloaded is not None and preloaded[0] == actor.id:
         preloaded[1][idempotency_key] = event
     return event
+
+
+# The event, the batch's new head and ledger, and the log's queue row, in one round trip.
+_APPEND = text(
+    """
+    WITH written AS (
+        INSERT INTO events (batch_id, seq, type, event_time, event_time_offset, recorded_at,
+            actor_org_id, location, data, prev_hash, hash, idempotency_key, request_digest)
+        VALUES (:batch_id, :seq, :type, :event_time, :event_time_offset, :recorded_at,
+            :actor_org_id, :location, :data, :prev_hash, :hash, :idempotency_key,
+            :request_digest)
+        RETURNING id
+    ), head AS (
+        UPDATE batches SET head_seq = :seq, head_hash = :hash, updated_at = :recorded_at,
+            status = :status, ledger = :ledger
+        WHERE id = :batch_id
+    ), queued AS (
+        INSERT INTO log_pending (event_id) SELECT id FROM written WHERE :queue
+    )
+    SELECT id FROM written
+    """
+).bindparams(
+    bindparam("location", type_=JSON),
+    bindparam("data", type_=JSON),
+    bindparam("ledger", type_=JSON),
+)
+
+
+def _writes_in_one_statement(session: Session) -> bool:
+    """PostgreSQL, outside `deferred_flush` and outside any savepoint: a savepoint rolled
+    back would not restore the batch's head that `_insert_event` sets in memory."""
+    return (
+        session.get_bind().dialect.name == "postgresql"
+        and not session.info.get(_DEFER_FLUSH)
+        and not session.in_nested_transaction()
+    )
+
+
+def _insert_event(session: Session, batch: Batch, event: Event, *, status: str) -> None:
+    """Write the event with `_APPEND` instead of an ORM flush (an UPDATE, an INSERT and the
+    queue row's INSERT, each a round trip), then attach it to the session as loaded and set
+    the batch's new head as committed, so no flush writes them again."""
+    queue = log_enabled()
+    event.id = session.execute(
+        _APPEND,
+        {
+            **{name: getattr(event, name) for name in _EVENT_COLUMNS},
+            "status": str(status),
+            "ledger": batch.ledger,
+            "queue": queue,
+        },
+    ).scalar_one()
+    make_transient_to_detached(event)
+    session.add(event)
+    for name, value in (
+        ("head_seq", event.seq),
+        ("head_hash", event.hash),
+        ("updated_at", event.recorded_at),
+        ("status", status),
+        ("ledger", batch.ledger),
+    ):
+        set_committed_value(batch, name, value)
+    session.info.setdefault(WRITTEN_OUTSIDE_FLUSH, []).append(batch)
+    if queue:
+        queue_for_log(session, event=event, queued=True)
+
+
+_EVENT_COLUMNS = (
+    "batch_id",
+    "seq",
+    "type",
+    "event_time",
+    "event_time_offset",
+    "recorded_at",
+    "actor_org_id",
+    "location",
+    "data",
+    "prev_hash",
+    "hash",
+    "idempotency_key",
+    "request_digest",
+)
 
 
 @contextmanager
@@ -237,7 +324,9 @@ def _advance(session: Session, batch: Batch, state: Ledger, candidate: LedgerEve
     else:
         with _mass_balance():
             state.apply(candidate)
-    batch.ledger = state.to_json()
+    ledger = state.to_json()
+    if ledger != batch.ledger:  # most events move no goods: the batch stays unmodified
+        batch.ledger = ledger
 
 
 def append_registry_event(

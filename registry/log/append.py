@@ -1,6 +1,7 @@
-"""Putting committed events into the log: queue in the event's transaction, integrate
-right after it commits (on SQLite, just before: one writer holds the database anyway), and
-periodically, for anything a crash left queued."""
+"""Putting committed events into the log: queue in the event's transaction and integrate
+in it too, just before it commits (SQLite: always, one writer holds the database anyway;
+PostgreSQL: when no one else holds the log's lock), else right after it commits (the
+sequencer), and periodically, for anything a crash left queued."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from registry.batches.models import Event
 from registry.core.config import get_settings
 from registry.core.db import after_commit, runs_after_commit, unit_of_work
 from registry.log.models import LogLeaf, LogPending
-from registry.log.store import integrate
+from registry.log.store import LOCK_HELD_SECONDS, integrate
 
 if TYPE_CHECKING:
     from registry.core.metrics import Sample
@@ -97,7 +98,7 @@ def _integrate_round(
     queued nor in the log, or left out while it is still queued behind INTEGRATE_LIMIT
     others."""
     with unit_of_work(engine, write=True) as session:
-        placed = integrate(session, limit=INTEGRATE_LIMIT)
+        placed = integrate(session, limit=INTEGRATE_LIMIT, commit=True)
         found: dict[int, int | None] = {
             leaf.event_id: leaf.leaf_index for leaf in placed if leaf.event_id in wanted
         }
@@ -109,8 +110,13 @@ def _integrate_round(
                 if key in indexes or drained:
                     found[event_id] = indexes.get(key)
     if placed:
-        STATS.record(len(placed), time.perf_counter() - session.info["log_locked_at"])
+        STATS.record(len(placed), _lock_held(session))
     return len(placed), found
+
+
+def _lock_held(session: Session) -> float:
+    held: float | None = session.info.get(LOCK_HELD_SECONDS)
+    return time.perf_counter() - session.info["log_locked_at"] if held is None else held
 
 
 class Sequencer:
@@ -203,13 +209,22 @@ def integrate_all(engine: Engine) -> int:
             return total
 
 
-def queue_for_log(session: Session, *, event: Event) -> None:
+def log_enabled() -> bool:
+    return get_settings().log_enabled
+
+
+def queue_for_log(session: Session, *, event: Event, queued: bool = False) -> None:
     """Queue the event for the log, in its own transaction: its queue row is written by
-    the flush that inserts it. Once the transaction commits, the event is integrated and
-    its leaf index is in `session.info[LEAF_INDEXES]`."""
-    if not get_settings().log_enabled:
+    the flush that inserts it (`queued=True`: the caller's statement that inserted it wrote
+    it too). Once the transaction commits, the event is integrated and its leaf index is in
+    `session.info[LEAF_INDEXES]`."""
+    if not log_enabled():
         return
-    session.info.setdefault(_UNFLUSHED, []).append(event)
+    if queued:
+        assert event.id is not None
+        session.info.setdefault(_QUEUED, {})[event.id] = event
+    else:
+        session.info.setdefault(_UNFLUSHED, []).append(event)
     if session.info.get(_INTEGRATE_REGISTERED):
         return
     bind = session.get_bind()
@@ -220,25 +235,32 @@ def queue_for_log(session: Session, *, event: Event) -> None:
         # One writer at a time holds the whole database: integrate in the event's own
         # transaction (`_integrate_before_commit`), with no second write transaction.
         return
-    if bind.dialect.name == "postgresql":
-        # The commit need not wait for its WAL flush: the answer waits for the sequencer's
-        # synchronous commit, whose flush covers this commit record too (it comes later in
-        # the WAL), so concurrent writers share one flush per round instead of two each.
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    # PostgreSQL: integrated in the event's own transaction too if no one holds the log's
+    # lock at that moment (`_integrate_before_commit`); otherwise the commit need not wait
+    # for its WAL flush (`log_integrate` turns synchronous_commit off): the answer waits for
+    # the sequencer's synchronous commit, whose flush covers this commit record too (it
+    # comes later in the WAL), so concurrent writers share one flush per round.
 
     def run() -> None:
         session.info.pop(_INTEGRATE_REGISTERED, None)
         events: dict[int, Event] = session.info.pop(_QUEUED, {})
-        queued = {event_id: (e.batch_id, e.seq) for event_id, e in events.items()}
+        indexes: dict[EventKey, int] = session.info.get(LEAF_INDEXES, {})
+        queued = {
+            event_id: (e.batch_id, e.seq)
+            for event_id, e in events.items()
+            if (e.batch_id, e.seq) not in indexes
+        }
+        if not queued:  # all placed before the (durable) commit
+            return
         placed: dict[int, int | None] = {}
         try:
             placed = sequencer_for(bind).place(bind, queued)
         except Exception:
             # The events are committed and queued: the next integration takes them.
             log.exception("could not integrate queued events into the log")
-        indexes = {queued[e]: index for e, index in placed.items() if index is not None}
-        session.info[LEAF_INDEXES] = indexes
-        if len(indexes) < len(queued):  # no sequencer commit covered them all
+        found = {queued[e]: index for e, index in placed.items() if index is not None}
+        session.info[LEAF_INDEXES] = {**indexes, **found}
+        if len(found) < len(queued):  # no sequencer commit covered them all
             wait_until_durable(bind)
 
     after_commit(session, run)
@@ -258,12 +280,18 @@ def _queue_flushed(session: OrmSession, _: object) -> None:
 
 
 def _integrate_before_commit(session: OrmSession) -> None:
-    """SQLite: put the transaction's queued events into the log before it commits, so the
-    event and its leaf are one commit (and the leaf indexes are known when it returns)."""
+    """Put the transaction's queued events into the log before it commits, so the event
+    and its leaf are one commit (and the leaf indexes are known when it returns).
+
+    SQLite: always (the writer holds the whole database anyway). PostgreSQL: if no other
+    transaction holds the log's lock at that moment; the events it could not place are
+    left queued for the sequencer, once the transaction has committed (`queue_for_log`)."""
     if not isinstance(session, Session) or not session.info.get(_INTEGRATE_REGISTERED):
         return
     if session.get_bind().dialect.name != "sqlite":
-        return  # PostgreSQL: the sequencer, once the transaction has committed
+        if not session.in_nested_transaction():  # a savepoint's release: not yet
+            _try_integrate_before_commit(session)
+        return
     del session.info[_INTEGRATE_REGISTERED]
     session.flush()
     queued: dict[int, Event] = session.info.pop(_QUEUED, {})
@@ -283,6 +311,21 @@ def _integrate_before_commit(session: OrmSession) -> None:
     if leaves:
         locked_at = session.info["log_locked_at"]
         after_commit(session, lambda: STATS.record(leaves, time.perf_counter() - locked_at))
+
+
+def _try_integrate_before_commit(session: Session) -> None:
+    session.flush()
+    queued: dict[int, Event] = session.info.get(_QUEUED, {})
+    if not queued:
+        return
+    # The transaction commits in the same round trip: nothing is written after this.
+    placed = integrate(session, limit=INTEGRATE_LIMIT, wait=False, commit=True)
+    if not placed:
+        return  # the lock was taken: the sequencer, after the commit
+    session.info[LEAF_INDEXES] = {
+        (leaf.batch_id, leaf.seq): leaf.leaf_index for leaf in placed if leaf.event_id in queued
+    }
+    STATS.record(len(placed), _lock_held(session))
 
 
 def _forget_rolled_back(session: OrmSession, _: object) -> None:

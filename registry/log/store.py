@@ -1,11 +1,14 @@
 """Reading and growing the stored tree: leaves, complete subtree hashes and the log state.
 
-The sequencer (`integrate`) is the only writer. Appenders never touch the log's state: an
-event's transaction only queues the event (`append.queue_for_log`), so writers of different batches
-share no lock at all. `integrate` then, under the log_state row lock (SQLite: the write
-lock), gives the queued, committed events the next leaf indexes in event-id order, writes
-the leaves and the subtree hashes they complete, and moves the size and root. A rolled-back
-event never reached the queue, so leaf indexes have no gaps.
+`integrate` is the only writer. An event's transaction queues the event
+(`append.queue_for_log`); `integrate` then, under the log_state row lock (SQLite: the write
+lock), gives the queued events it can see the next leaf indexes in event-id order, writes
+the leaves and the subtree hashes they complete, and moves the size and root. It runs in
+the event's own transaction when the lock is free (SQLite: always; PostgreSQL: `SKIP
+LOCKED`, in the database, committing in the same round trip), otherwise in the
+sequencer's transaction after the event's commit, so writers of different batches never
+wait for each other's locks. A rolled-back event never reached the queue, so leaf indexes
+have no gaps.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, tuple_, update
+from sqlalchemy import Table, delete, insert, text, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -25,6 +28,7 @@ from registry.core.time import utcnow
 from registry.log import merkle
 from registry.log.models import LogLeaf, LogNode, LogPending, LogState
 
+LOCK_HELD_SECONDS = "log_lock_held_seconds"  # session.info, after `integrate(commit=True)`
 _STATE: Table = LogState.__table__  # type: ignore[attr-defined]
 _PENDING: Table = LogPending.__table__  # type: ignore[attr-defined]
 _LEAVES: Table = LogLeaf.__table__  # type: ignore[attr-defined]
@@ -123,12 +127,25 @@ class Leaf:
     leaf_index: int
 
 
-def integrate(session: Session, *, limit: int = 5000) -> list[Leaf]:
+def integrate(
+    session: Session, *, limit: int = 5000, wait: bool = True, commit: bool = False
+) -> list[Leaf]:
     """Give queued committed events the next leaf indexes, in event-id order; returns them.
 
     Call in a write transaction of its own and commit it; concurrent callers queue on the
     log_state row lock, and the first one integrates what every waiting writer queued.
-    Core statements, not ORM objects: this runs once per sequencer round."""
+    Core statements, not ORM objects: this runs once per sequencer round.
+
+    On PostgreSQL the database does it (`log_integrate`, migration 0010): one round trip,
+    so the lock is held while PostgreSQL works and commits, not across this process's
+    turns for the GIL. There, `wait=False` integrates only if no one holds the lock (and
+    otherwise returns nothing and lets the transaction commit without waiting for its WAL
+    flush: the sequencer's durable commit that integrates its events covers it); that is
+    how an append integrates in its own transaction (`append._integrate_before_commit`).
+    `commit=True` (PostgreSQL) commits the transaction in the same round trip, so the lock
+    is released as soon as PostgreSQL has done; the caller then writes nothing more in it."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _integrate_in_database(session, limit=limit, wait=wait, commit=commit)
     state = session.execute(
         sa_select(_STATE.c.size, _STATE.c.root).where(_STATE.c.id == 1).with_for_update()
     ).first()
@@ -170,6 +187,26 @@ def integrate(session: Session, *, limit: int = 5000) -> list[Leaf]:
     _LAST_EDGE.clear()
     _LAST_EDGE[(edge.size, root)] = edge.edge
     return placed
+
+
+def _integrate_in_database(session: Session, *, limit: int, wait: bool, commit: bool) -> list[Leaf]:
+    started = session.info["log_locked_at"] = time.perf_counter()
+    query = f"SELECT * FROM log_integrate({int(limit)}, {bool(wait)})"
+    if not commit:
+        return [Leaf(*row) for row in session.execute(text(query))]
+    # One message, two statements (the simple query protocol, hence the literals): the
+    # function's answer and the COMMIT come back together. The driver then knows that no
+    # transaction is open, and SQLAlchemy's own commit sends nothing.
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(query + "; COMMIT")
+        placed = [Leaf(*row) for row in cursor.fetchall()]
+        # At most this long, from sending the call (a wait for the lock included) until
+        # the commit had released it; measured here, before this thread waits for the GIL.
+        session.info[LOCK_HELD_SECONDS] = time.perf_counter() - started
+        return placed
+    finally:
+        cursor.close()
 
 
 def pending_count(session: Session) -> int:

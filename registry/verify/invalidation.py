@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from registry.batches.models import Batch
+from registry.batches.models import WRITTEN_OUTSIDE_FLUSH, Batch
 from registry.brands.models import Brand, License
 from registry.core.changes import change_board
 from registry.core.config import get_settings
@@ -61,6 +61,8 @@ def _after_flush(session: Session, _: Any) -> None:
 
 def _after_commit(session: Session) -> None:
     topics = session.info.pop(_TOPICS, None)
+    for batch in session.info.pop(WRITTEN_OUTSIDE_FLUSH, ()):
+        topics = (topics or set()) | set(topics_of(batch))
     if not topics:
         return
     try:
@@ -71,6 +73,7 @@ def _after_commit(session: Session) -> None:
 
 def _after_rollback(session: Session) -> None:
     session.info.pop(_TOPICS, None)
+    session.info.pop(WRITTEN_OUTSIDE_FLUSH, None)
 
 
 def install() -> None:

@@ -11,8 +11,9 @@ from registry.batches.event_types import EVENT_ADAPTER
 from registry.batches.models import Event
 from registry.batches.service import append_event
 from registry.core.db import unit_of_work
+from registry.log import merkle
 from registry.log.append import LEAF_INDEXES
-from registry.log.models import LogLeaf, LogPending
+from registry.log.models import LogLeaf, LogNode, LogPending, LogState
 from registry.orgs.models import Organization
 from tests.factories import World, stored
 
@@ -61,3 +62,36 @@ def test_concurrent_writers_each_get_their_own_leaves(world: World) -> None:
         leaf = leaves[index]
         assert (leaf.batch_id, leaf.seq) == (batch_id, seq)
         assert bytes(leaf.data).hex() == hashes[(batch_id, seq)]
+
+
+def test_the_stored_tree_is_the_rfc6962_tree_of_the_leaves(world: World) -> None:
+    """Whichever integrates (the append's own transaction or the sequencer; on PostgreSQL
+    the database's `log_integrate`), in groups of 1 to 4 events, every stored subtree hash
+    and the state's root are those of the pure Merkle module over the stored leaves."""
+    batches = [world.new_batch()["id"] for _ in range(3)]
+    for group in range(24):
+        with unit_of_work(world.engine, write=True) as session:
+            org = session.get(Organization, world.coop.id)
+            assert org is not None
+            for _ in range(1 + group % 4):
+                append_event(
+                    session,
+                    batch_id=batches[group % 3],
+                    event=EVENT_ADAPTER.validate_python(stored()),
+                    actor=org,
+                )
+    with unit_of_work(world.engine) as session:
+        leaves = [
+            bytes(leaf.data) for leaf in session.exec(select(LogLeaf).order_by(LogLeaf.leaf_index))
+        ]
+        nodes = {(n.level, n.node_index): bytes(n.hash) for n in session.exec(select(LogNode))}
+        state = session.get(LogState, 1)
+    tree = merkle.MemoryTree([merkle.leaf_hash(data) for data in leaves])
+    assert len(leaves) == 3 + 60  # each batch's created event, then 60 appended
+    assert state is not None
+    assert (state.size, bytes(state.root)) == (len(leaves), tree.root())
+    assert nodes == {
+        (level, index): tree.node(level, index)
+        for level in range(1, len(leaves).bit_length())
+        for index in range(len(leaves) >> level)
+    }
