@@ -18,6 +18,7 @@ from starlette.types import Scope
 from registry.core.config import Network, get_settings
 
 UNKNOWN = "unknown"
+_CLIENT_KEY = "registry.client"  # a request's answer, kept in its scope
 
 
 def _trusted(address: str, networks: Sequence[Network]) -> bool:
@@ -54,6 +55,9 @@ def client_address(connection: HTTPConnection | Scope) -> str:
     """The address this request came from, by the registry's trusted-proxy setting. The one
     notion of "the client" for rate limits and device counting."""
     scope = connection.scope if isinstance(connection, HTTPConnection) else connection
+    known = scope.get(_CLIENT_KEY)
+    if known is not None:  # the guard's rate limit asked first; a scan asks again
+        return str(known)
     client = scope.get("client")
     peer = client[0] if client else None
     forwarded = [
@@ -61,4 +65,6 @@ def client_address(connection: HTTPConnection | Scope) -> str:
         for name, value in scope.get("headers", ())
         if name == b"x-forwarded-for"
     ]
-    return resolve_client_address(peer, forwarded, get_settings().trusted_proxy_networks)
+    address = resolve_client_address(peer, forwarded, get_settings().trusted_proxy_networks)
+    scope[_CLIENT_KEY] = address
+    return address
