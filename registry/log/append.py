@@ -23,7 +23,7 @@ from registry.batches.models import Event
 from registry.core.config import get_settings
 from registry.core.db import after_commit, runs_after_commit, unit_of_work
 from registry.log.models import LogLeaf, LogPending
-from registry.log.store import LOCK_HELD_SECONDS, integrate
+from registry.log.store import LOCK_HELD_SECONDS, Fresh, integrate
 
 if TYPE_CHECKING:
     from registry.core.metrics import Sample
@@ -33,6 +33,7 @@ _PENDING = LogPending.__table__  # type: ignore[attr-defined]
 _INTEGRATE_REGISTERED = "log_integrate_registered"
 _QUEUED = "log_queued_events"  # event id -> Event, flushed and queued
 _UNFLUSHED = "log_unflushed_events"  # queued before their INSERT was flushed
+_FRESH = "log_fresh_events"  # SQLite: event id -> Event, flushed, placed before the commit
 LEAF_INDEXES = "log_leaf_indexes"  # session.info: (batch_id, seq) -> leaf index, after commit
 INTEGRATE_LIMIT = 5000  # leaves per sequencer transaction
 WAIT_SECONDS = 30.0
@@ -273,10 +274,15 @@ def _queue_flushed(session: OrmSession, _: object) -> None:
         return
     flushed = [e for e in waiting if e.id is not None and e in session]
     session.info[_UNFLUSHED] = [e for e in waiting if e.id is None and e in session]
-    if flushed:
-        session.connection().execute(insert(_PENDING), [{"event_id": e.id} for e in flushed])
-        queued = session.info.setdefault(_QUEUED, {})
-        queued.update((e.id, e) for e in flushed)
+    if not flushed:
+        return
+    if session.info.get(_INTEGRATE_REGISTERED) and session.get_bind().dialect.name == "sqlite":
+        # Placed by `_integrate_before_commit` in this transaction: no queue row needed.
+        session.info.setdefault(_FRESH, {}).update((e.id, e) for e in flushed)
+        return
+    session.connection().execute(insert(_PENDING), [{"event_id": e.id} for e in flushed])
+    queued = session.info.setdefault(_QUEUED, {})
+    queued.update((e.id, e) for e in flushed)
 
 
 def _integrate_before_commit(session: OrmSession) -> None:
@@ -294,19 +300,22 @@ def _integrate_before_commit(session: OrmSession) -> None:
         return
     del session.info[_INTEGRATE_REGISTERED]
     session.flush()
-    queued: dict[int, Event] = session.info.pop(_QUEUED, {})
+    # (not those a rolled-back savepoint took back: they left the session)
+    fresh = {i: e for i, e in session.info.pop(_FRESH, {}).items() if e in session}
+    queued: dict[int, Event] = {**session.info.pop(_QUEUED, {}), **fresh}
+    rows = [Fresh(i, e.batch_id, e.seq, e.hash) for i, e in sorted(fresh.items())]
     indexes: dict[EventKey, int] = {}
     leaves = 0
     while True:  # a backlog (a crash's) goes first, in event-id order
-        placed = integrate(session, limit=INTEGRATE_LIMIT)
+        placed = integrate(session, limit=INTEGRATE_LIMIT, fresh=rows)
         leaves += len(placed)
         indexes.update(
             ((leaf.batch_id, leaf.seq), leaf.leaf_index)
             for leaf in placed
             if leaf.event_id in queued
         )
-        if len(placed) < INTEGRATE_LIMIT:
-            break
+        if len(placed) < INTEGRATE_LIMIT or (rows and placed[-1].event_id == rows[-1].event_id):
+            break  # the queue is drained, and this transaction's events placed
     session.info[LEAF_INDEXES] = indexes
     if leaves:
         locked_at = session.info["log_locked_at"]

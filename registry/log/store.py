@@ -14,9 +14,9 @@ have no gaps.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, delete, insert, text, tuple_, update
 from sqlalchemy import select as sa_select
@@ -117,6 +117,15 @@ def _edge_of(session: Session, size: int, root: bytes) -> merkle.CompactRange:
     return merkle.CompactRange(size, hashes)
 
 
+class Fresh(NamedTuple):
+    """An event to place that is not in the queue: its id, batch, seq and chain hash."""
+
+    event_id: int
+    batch_id: str
+    seq: int
+    hash: str
+
+
 @dataclass(frozen=True)
 class Leaf:
     """A queued event that an integration placed in the log."""
@@ -128,7 +137,12 @@ class Leaf:
 
 
 def integrate(
-    session: Session, *, limit: int = 5000, wait: bool = True, commit: bool = False
+    session: Session,
+    *,
+    limit: int = 5000,
+    wait: bool = True,
+    commit: bool = False,
+    fresh: Sequence[Fresh] = (),
 ) -> list[Leaf]:
     """Give queued committed events the next leaf indexes, in event-id order; returns them.
 
@@ -143,7 +157,12 @@ def integrate(
     flush: the sequencer's durable commit that integrates its events covers it); that is
     how an append integrates in its own transaction (`append._integrate_before_commit`).
     `commit=True` (PostgreSQL) commits the transaction in the same round trip, so the lock
-    is released as soon as PostgreSQL has done; the caller then writes nothing more in it."""
+    is released as soon as PostgreSQL has done; the caller then writes nothing more in it.
+
+    `fresh` (SQLite): events of this very transaction that were never queued, placed after
+    the queued ones once fewer than `limit` are left (the caller repeats until then), which
+    spares an append the queue row's INSERT and DELETE (two of its statements, each a turn
+    for the GIL under a read flood: issue 15)."""
     if session.get_bind().dialect.name == "postgresql":
         return _integrate_in_database(session, limit=limit, wait=wait, commit=commit)
     state = session.execute(
@@ -154,12 +173,17 @@ def integrate(
         return integrate(session, limit=limit)
     session.info["log_locked_at"] = time.perf_counter()
     pending, events = _PENDING, Event.__table__  # type: ignore[attr-defined]
-    rows = session.execute(
-        sa_select(pending.c.event_id, events.c.batch_id, events.c.seq, events.c.hash)
-        .join(events, events.c.id == pending.c.event_id)
-        .order_by(pending.c.event_id)
-        .limit(limit)
-    ).all()
+    rows: list[Any] = list(
+        session.execute(
+            sa_select(pending.c.event_id, events.c.batch_id, events.c.seq, events.c.hash)
+            .join(events, events.c.id == pending.c.event_id)
+            .order_by(pending.c.event_id)
+            .limit(limit)
+        )
+    )
+    queued = [row[0] for row in rows]
+    if len(rows) < limit:
+        rows += fresh
     if not rows:
         return []
     size = int(state.size)
@@ -176,7 +200,8 @@ def integrate(
     session.execute(insert(_LEAVES), leaves)
     if nodes:
         session.execute(insert(_NODES), nodes)
-    session.execute(delete(pending).where(pending.c.event_id.in_([r[0] for r in rows])))
+    if queued:
+        session.execute(delete(pending).where(pending.c.event_id.in_(queued)))
     root = edge.root()
     session.execute(
         update(_STATE)

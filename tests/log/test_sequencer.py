@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import threading
 
+from sqlalchemy import text
 from sqlmodel import select
 
 from registry.batches.event_types import EVENT_ADAPTER
 from registry.batches.models import Event
 from registry.batches.service import append_event
 from registry.core.db import unit_of_work
-from registry.log import merkle
+from registry.log import merkle, store
 from registry.log.append import LEAF_INDEXES
 from registry.log.models import LogLeaf, LogNode, LogPending, LogState
 from registry.orgs.models import Organization
@@ -95,3 +96,64 @@ def test_the_stored_tree_is_the_rfc6962_tree_of_the_leaves(world: World) -> None
         for level in range(1, len(leaves).bit_length())
         for index in range(len(leaves) >> level)
     }
+
+
+def test_a_queued_backlog_goes_into_the_log_before_a_new_event(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Events a crash left queued are placed first, in event-id order, however many rounds
+    of `INTEGRATE_LIMIT` they take; the new event's leaf comes after them all (on SQLite it
+    is placed without ever being queued)."""
+    monkeypatch.setattr("registry.log.append.INTEGRATE_LIMIT", 2)
+    batch_id, *_ = [world.new_batch()["id"] for _ in range(5)]
+    with world.engine.begin() as conn:  # the log lost, every event left queued
+        for table in ("log_leaves", "log_nodes", "log_pending", "log_state"):
+            conn.execute(text(f"DELETE FROM {table}"))
+        conn.execute(text("INSERT INTO log_pending (event_id) SELECT id FROM events"))
+    store._LAST_EDGE.clear()
+    with unit_of_work(world.engine) as session:
+        backlog = [e.id for e in session.exec(select(Event).order_by(Event.id))]
+    assert len(backlog) >= 3  # more than one round of the limit
+    with unit_of_work(world.engine, write=True) as session:
+        org = session.get(Organization, world.coop.id)
+        assert org is not None
+        event, _ = append_event(
+            session, batch_id=batch_id, event=EVENT_ADAPTER.validate_python(stored()), actor=org
+        )
+        key = (event.batch_id, event.seq)
+    assert session.info[LEAF_INDEXES][key] == len(backlog)
+    with unit_of_work(world.engine) as session:
+        assert session.exec(select(LogPending)).first() is None
+        placed = session.exec(
+            select(Event.id)
+            .join(LogLeaf, (LogLeaf.batch_id == Event.batch_id) & (LogLeaf.seq == Event.seq))
+            .order_by(LogLeaf.leaf_index)
+        ).all()
+        leaves = [
+            bytes(leaf.data) for leaf in session.exec(select(LogLeaf).order_by(LogLeaf.leaf_index))
+        ]
+        state = session.get(LogState, 1)
+    assert list(placed) == sorted(placed)
+    assert len(placed) == len(backlog) + 1
+    assert state is not None
+    tree = merkle.MemoryTree([merkle.leaf_hash(data) for data in leaves])
+    assert (state.size, bytes(state.root)) == (len(leaves), tree.root())
+
+
+def test_an_event_whose_savepoint_rolled_back_gets_no_leaf(world: World) -> None:
+    batch_id = world.new_batch()["id"]
+    with unit_of_work(world.engine, write=True) as session:
+        org = session.get(Organization, world.coop.id)
+        assert org is not None
+        savepoint = session.begin_nested()
+        append_event(
+            session, batch_id=batch_id, event=EVENT_ADAPTER.validate_python(stored()), actor=org
+        )
+        session.flush()
+        savepoint.rollback()
+    with unit_of_work(world.engine) as session:
+        events = {(e.batch_id, e.seq): e.hash for e in session.exec(select(Event))}
+        leaves = {
+            (leaf.batch_id, leaf.seq): bytes(leaf.data).hex()
+            for leaf in session.exec(select(LogLeaf))
+        }
+        assert session.exec(select(LogPending)).first() is None
+    assert leaves == events
