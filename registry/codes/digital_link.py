@@ -30,6 +30,15 @@ _CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")  # space, controls and DEL
 # because bulk verification parses every code (check_gs1_text still words any refusal).
 _AI82_RE = re.compile(r"[A-Za-z0-9!\"%&'()*+,\-./:;<=>?_]{1,20}")
 _PATH_FORM = "/01/{gtin}/10/{lot}/21/{serial}"
+# A label URL as printed (`build_url`): an optional scheme and host, an optional path
+# prefix, lot and serial of unreserved characters only (nothing to decode), and AI 8030 as
+# the only parameter. `parse_url` reads it without splitting and decoding the URL, with the
+# same result (tests/verify/test_digital_link_edges.py holds the two ways equal).
+_PRINTED = re.compile(
+    r"(?:[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9.:-]*)?(?:/[^?#]*)?"
+    r"/01/([0-9]{14})/10/([A-Za-z0-9._-]{1,20})/21/([A-Za-z0-9._-]{1,20})"
+    r"\?8030=([A-Za-z0-9_-]{88})"
+)
 
 
 @dataclass(frozen=True)
@@ -165,6 +174,14 @@ def parse_url(url: str) -> LabelCode:
     A GTIN-8/12/13 is normalized to 14 digits. For any string input the only exception
     raised is `CodeFormatError`, whose message says what was wrong.
     """
+    text = _checked_url(url)
+    printed = _PRINTED.fullmatch(text)
+    if printed:  # the form `build_url` writes: nothing escaped, only AI 8030 in the query
+        return parse_parts(*printed.groups())
+    return _parse_any(text)
+
+
+def _checked_url(url: str) -> str:
     text = url.strip()
     if not text:
         raise CodeFormatError("label URL is empty")
@@ -179,6 +196,11 @@ def parse_url(url: str) -> LabelCode:
             "label URL must be ASCII without spaces or control characters "
             "(other characters are percent-encoded)"
         )
+    return text
+
+
+def _parse_any(text: str) -> LabelCode:
+    """`parse_url` for any form: split, percent-decoded, the query's parameters read."""
     try:
         parts = urlsplit(text)
     except ValueError as exc:

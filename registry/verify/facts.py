@@ -27,6 +27,7 @@ from registry.labels.models import LabelRun
 from registry.log.proofs import batch_head_proofs
 from registry.log.schemas import HeadProof
 from registry.orgs.models import Organization
+from registry.scans.rules import CloneSignal, shipping_signal
 
 Lot = tuple[str, str]  # (gtin, lot)
 
@@ -56,6 +57,15 @@ class Facts:
     # Each batch head's place in the transparency log, proved against the latest signed
     # checkpoint when it was loaded (a cache refresh picks up a newer checkpoint).
     head_proofs: dict[str, HeadProof] = field(default_factory=dict)
+    _shipping: dict[str, CloneSignal | None] = field(default_factory=dict, repr=False)
+
+    def shipping(self, batch_id: str) -> CloneSignal | None:
+        """`shipping_signal` of the batch's events, worked out once per loaded facts (every
+        consumer scan of the batch asks)."""
+        if batch_id not in self._shipping:
+            types = [e.type for e in self.events.get(batch_id, [])]
+            self._shipping[batch_id] = shipping_signal(types)
+        return self._shipping[batch_id]
 
     def merge(self, other: Facts) -> None:
         self.batches.update(other.batches)
@@ -68,6 +78,7 @@ class Facts:
         self.actor_names_en.update(other.actor_names_en)
         self.audits.update(other.audits)
         self.head_proofs.update(other.head_proofs)
+        self._shipping.update(other._shipping)
 
 
 def load_lots(session: Session, lots: Sequence[Lot], *, today: date) -> dict[Lot, Facts]:

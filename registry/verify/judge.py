@@ -26,7 +26,6 @@ from registry.scans.rules import (
     CodeScans,
     Located,
     clone_signals,
-    shipping_signal,
 )
 from registry.verify.facts import Facts, RunRange
 from registry.verify.schemas import ChainInfo, Reason, ReasonCode, Verdict
@@ -126,7 +125,7 @@ def judge(
             scans, here=here, brand_threshold=brand.scan_alert_threshold, rules=rules
         )
     if consumer_scan:
-        shipping = shipping_signal([e.type for e in facts.events.get(batch.id, [])])
+        shipping = facts.shipping(batch.id)
         if shipping is not None:
             signals.append(shipping)
     for signal in signals:

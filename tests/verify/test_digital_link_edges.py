@@ -5,10 +5,14 @@ base URLs ending in `?` or `#`, and errors that name the field with expected and
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registry.codes.digital_link import (
     MAX_URL_LENGTH,
     LabelCode,
+    _checked_url,
+    _parse_any,
     build_url,
     decode_digsig,
     element_string,
@@ -284,3 +288,50 @@ def test_a_segment_that_is_not_utf8_is_named_with_its_raw_text() -> None:
         parse_url(f"{BASE}/01/{GTIN}/10/%FF/21/S1?8030={DIGSIG}")
     assert caught.value.actual == "%FF"
     assert "lot" in str(caught.value)
+
+
+_PIECES = st.sampled_from(
+    [
+        "https://r.example", "http://127.0.0.1:8000", "//host", "/prefix", "http://[::1",
+        "/01/", "/10/", "/21/", "06901234500004", "09506000134352", "00000000000000", "L1",
+        "a.b-c_d", "%2F", "%41", "%", "?", "&", "#", "=", "8030=", "8030", "format=json",
+        "x" * 21, "/", "A" * 88, "wXob" * 22, "B" * 87, ":", "@", "~",
+    ]
+)  # fmt: skip
+
+
+# lot or serial: unreserved characters, escapes that decode to them or to others, AI 82
+# characters that `build_url` escapes, and pieces that make it too long or malformed
+_SEGMENT = st.lists(
+    st.sampled_from(["A", "z", "0", ".", "_", "-", "%41", "%2F", "%2e", "!", "~", "%", "Q" * 20]),
+    max_size=5,
+).map("".join)
+
+
+def _outcome(parse: object, text: str) -> object:
+    try:
+        return parse(text)  # type: ignore[operator]
+    except CodeFormatError as exc:
+        return ("refused", str(exc))
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.one_of(
+        st.lists(_PIECES, max_size=12).map("".join),
+        st.builds(
+            lambda base, pre, lot, serial, tail: (
+                f"{base}{pre}/01/06901234500004/10/{lot}/21/{serial}?8030={'wXob' * 22}{tail}"
+            ),
+            st.sampled_from(["", "https://r.example", "http://h:8000", "//h", "HTTP+x://h"]),
+            st.sampled_from(["", "/p", "/01/10/21", "/a/b"]),
+            _SEGMENT,
+            _SEGMENT,
+            st.sampled_from(["", "&format=json", "#f", "&8030=x", "x"]),
+        ),
+    )
+)
+def test_the_printed_form_reads_as_the_general_parser_reads_it(text: str) -> None:
+    """`parse_url` reads a URL of the printed form without splitting it: for any input it
+    must answer what the general parser answers (the same code or the same refusal)."""
+    assert _outcome(parse_url, text) == _outcome(lambda t: _parse_any(_checked_url(t)), text)
