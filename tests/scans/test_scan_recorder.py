@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import DateTime, Engine, text
 from sqlmodel import col, select
 
 from registry.core.db import make_engine, unit_of_work
@@ -175,3 +175,29 @@ def test_devices_and_flags_survive_a_restart_without_redis(world: World, engine:
         "scan_threshold_exceeded",
     )
     assert scan_by(1)["verdict"] == "genuine"
+
+
+def test_times_are_stored_as_the_orm_stores_them(engine: Engine) -> None:
+    """The recorder writes with the driver's executemany: on SQLite its text must be the
+    text SQLAlchemy's DateTime writes (times compare as text there), on both databases the
+    ORM must read back the same instants and find them by time."""
+    at = [T0, T0 + timedelta(microseconds=7), T0.astimezone(timezone(timedelta(hours=8)))]
+    recorder = ScanRecorder(engine)
+    for n, when in enumerate(at):
+        recorder.record(scan(when, serial=f"0000000{n + 1}"))
+    assert recorder.flush() == 3
+    assert [as_utc(r.scanned_at) for r in scan_rows(engine)] == at
+    with unit_of_work(engine) as session:
+        later = session.exec(select(Scan.serial).where(col(Scan.scanned_at) > T0)).all()
+        assert later == ["00000002"]
+        if engine.dialect.name == "sqlite":
+            stored = session.exec(  # type: ignore[call-overload]
+                text(
+                    "SELECT scanned_at, first_at FROM scans"
+                    " JOIN scan_counters USING (serial) ORDER BY scans.id"
+                )
+            ).all()
+            column = DateTime(timezone=True).dialect_impl(engine.dialect)
+            write = column.bind_processor(engine.dialect)
+            assert write is not None
+            assert [tuple(row) for row in stored] == [(write(as_utc(w)),) * 2 for w in at]
