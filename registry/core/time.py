@@ -12,6 +12,8 @@ def utcnow() -> datetime:
 
 def as_utc(value: datetime) -> datetime:
     """Databases hand back naive (SQLite) or session-zoned (PostgreSQL) values; pin to UTC."""
+    if value.tzinfo is UTC:  # most are (utcnow), and astimezone costs microseconds
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

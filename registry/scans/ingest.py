@@ -136,7 +136,8 @@ def _driver_style(session: Session) -> tuple[str, Callable[[datetime], Any]]:
 
 
 def _sqlite_time(at: datetime) -> str:
-    return f"{as_utc(at):%Y-%m-%d %H:%M:%S.%f}"
+    text = as_utc(at).isoformat(" ")[:-6]  # without its "+00:00"
+    return text if at.microsecond else text + ".000000"
 
 
 def _add_to_counters(session: Session, scans: Sequence[ScanRecord]) -> None:
