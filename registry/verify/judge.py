@@ -28,7 +28,7 @@ from registry.scans.rules import (
     clone_signals,
 )
 from registry.verify.facts import Facts, RunRange
-from registry.verify.schemas import ChainInfo, Reason, ReasonCode, Verdict
+from registry.verify.schemas import Reason, ReasonCode, Verdict
 
 
 @dataclass
@@ -37,7 +37,6 @@ class Judgement:
     reasons: list[Reason]
     batch: Batch | None = None
     brand: Brand | None = None
-    chain: ChainInfo | None = None
     # Clone signals of a consumer scan (for alerts and the device counter's flag); some
     # are not verdict reasons (`not_yet_shipped` where the operator keeps it an alert).
     signals: list[CloneSignal] = field(default_factory=list)
@@ -156,13 +155,11 @@ def judge(
         verdict = Verdict.suspicious
     else:
         verdict = Verdict.genuine
-    chain = ChainInfo(length=audit.length, head_hash=batch.head_hash, intact=audit.intact)
     return Judgement(
         verdict,
         reasons,
         batch=batch,
         brand=brand,
-        chain=chain,
         signals=signals,
         threshold=rules.threshold(brand.scan_alert_threshold),
     )

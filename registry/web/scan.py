@@ -35,7 +35,24 @@ LABEL_PATH = "/01/{gtin}/10/{lot}/21/{serial}"
 ODD_PATH = "/01/{rest:path}"
 _LABEL_PATHS = frozenset({LABEL_PATH, ODD_PATH})
 _READS = frozenset({"GET", "HEAD"})
-_JSON_HEADERS = {"Cache-Control": "no-store", "Vary": "Accept, Cookie"}
+_JSON_HEADERS = [
+    (b"cache-control", b"no-store"),
+    (b"vary", b"Accept, Cookie"),
+    (b"content-type", b"application/json"),
+]
+
+
+class _JsonAnswer(Response):
+    """The JSON verdict with its headers written once here, not worked out per answer
+    from a mapping as `Response` does (the answer is sent as `Response` sends it)."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = [*_JSON_HEADERS, (b"content-length", b"%d" % len(body))]
 
 
 @dataclass(frozen=True)
@@ -93,8 +110,13 @@ async def answer_scan(scope: Scope) -> Response:
             cookie = value.decode("latin-1")
         elif name == b"user-agent":
             agent = value.decode("latin-1")
-    query = dict(
-        parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    raw_query: bytes = scope.get("query_string", b"")
+    # A printed label's query is its signature alone: nothing in it for the answer.
+    only_signature = raw_query.startswith(b"8030=") and b"&" not in raw_query
+    query = (
+        {}
+        if only_signature
+        else dict(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True))
     )
     # The one notion of the client (core/clients: REGISTRY_TRUSTED_PROXIES), as rate limits.
     peer = client_address(scope)
@@ -108,9 +130,7 @@ async def answer_scan(scope: Scope) -> Response:
     place = locate(shared_place(query.get("lat"), query.get("lon")), clients.geoip, address)
     scanned = await verifier.scan(_scanned_url(scope), device=device.id, place=place, now=now)
     if _wants_json(accept, query.get("format")):
-        response: Response = Response(
-            scanned.body, media_type="application/json", headers=_JSON_HEADERS
-        )
+        response: Response = _JsonAnswer(scanned.body)
     else:
         page = VerifyResult.model_validate_json(scanned.body)
         response = verification_page(Request(scope), page)
