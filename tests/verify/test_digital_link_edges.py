@@ -4,6 +4,8 @@ base URLs ending in `?` or `#`, and errors that name the field with expected and
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +14,7 @@ from registry.codes.digital_link import (
     MAX_URL_LENGTH,
     LabelCode,
     _checked_url,
+    _escaped,
     _parse_any,
     build_url,
     decode_digsig,
@@ -335,3 +338,8 @@ def test_the_printed_form_reads_as_the_general_parser_reads_it(text: str) -> Non
     """`parse_url` reads a URL of the printed form without splitting it: for any input it
     must answer what the general parser answers (the same code or the same refusal)."""
     assert _outcome(parse_url, text) == _outcome(lambda t: _parse_any(_checked_url(t)), text)
+
+
+@given(st.text(alphabet=st.characters(codec="ascii"), max_size=24))
+def test_a_part_is_escaped_as_quote_escapes_it(part: str) -> None:
+    assert _escaped(part) == quote(part, safe="")
