@@ -48,24 +48,22 @@ def ingest_scans(
     and raise alerts for the codes they touch. Flushes; the caller commits."""
     if not scans:
         return IngestResult(0, 0, 0)
-    written = _insert_scans(session, scans, stream_ids)
-    if not written:
-        return IngestResult(0, len(scans), 0)
-    _add_to_counters(session, written)
+    written = list(scans)
+    if stream_ids is not None:
+        fresh = _claim_stream_ids(session, stream_ids)
+        written = [s for s, sid in zip(scans, stream_ids, strict=True) if sid in fresh]
+        if not written:
+            return IngestResult(0, len(scans), 0)
+    place, stamp = _driver_style(session)
+    times = [stamp(s.scanned_at) for s in written]  # once each, for both statements
+    _insert_scans(session, written, times, place)
+    _add_to_counters(session, written, times, place)
     signals = _alerts(written)
     raise_alerts(session, signals)
     return IngestResult(len(written), len(scans) - len(written), len(signals))
 
 
-def _insert_scans(
-    session: Session, scans: Sequence[ScanRecord], stream_ids: Sequence[str] | None
-) -> list[ScanRecord]:
-    if stream_ids is not None:
-        fresh = _claim_stream_ids(session, stream_ids)
-        scans = [s for s, sid in zip(scans, stream_ids, strict=True) if sid in fresh]
-        if not scans:
-            return []
-    place, stamp = _driver_style(session)
+def _insert_scans(session: Session, scans: list[ScanRecord], times: list[Any], place: str) -> None:
     session.connection().exec_driver_sql(
         _INSERT_SCANS.replace("?", place),
         [
@@ -73,16 +71,15 @@ def _insert_scans(
                 s.gtin,
                 s.lot,
                 s.serial,
-                stamp(s.scanned_at),
+                at,
                 s.lat,
                 s.lon,
                 s.region[:80] if s.region else None,
                 s.device,
             )
-            for s in scans
+            for s, at in zip(scans, times, strict=True)
         ],
     )
-    return list(scans)
 
 
 def _claim_stream_ids(session: Session, stream_ids: Sequence[str]) -> set[str]:
@@ -140,11 +137,13 @@ def _sqlite_time(at: datetime) -> str:
     return text if at.microsecond else text + ".000000"
 
 
-def _add_to_counters(session: Session, scans: Sequence[ScanRecord]) -> None:
-    """Add the scans (page loads) to their codes' running counters."""
+def _add_to_counters(
+    session: Session, scans: list[ScanRecord], times: list[Any], place: str
+) -> None:
+    """Add the scans (page loads) to their codes' running counters. `times` as the driver
+    takes them (SQLite's fixed-width text orders as the instants do)."""
     totals: dict[CodeKey, list[Any]] = {}
-    for scan in scans:
-        at = as_utc(scan.scanned_at)
+    for scan, at in zip(scans, times, strict=True):
         key = (scan.gtin, scan.lot, scan.serial)
         entry = totals.get(key)
         if entry is None:
@@ -153,13 +152,9 @@ def _add_to_counters(session: Session, scans: Sequence[ScanRecord]) -> None:
             entry[0] += 1
             entry[1], entry[2] = min(entry[1], at), max(entry[2], at)
     # Sorted, so concurrent drains (several workers) lock counters in one order.
-    place, stamp = _driver_style(session)
     session.connection().exec_driver_sql(
         _UPSERT_COUNTERS.replace("?", place),
-        [
-            (g, lot, s, n, stamp(lo), stamp(hi))
-            for (g, lot, s), (n, lo, hi) in sorted(totals.items())
-        ],
+        [(g, lot, s, n, lo, hi) for (g, lot, s), (n, lo, hi) in sorted(totals.items())],
     )
 
 
