@@ -59,11 +59,9 @@ def postgres_cpu_seconds() -> float:
     return total
 
 
-def wrk_appends(
-    server: Server, key: str, batches: list[str], seconds: float, workdir: Path
-) -> dict[str, Any]:
-    """wrk with one thread and one keep-alive connection per batch, each posting `stored`
-    events to its own batch (a C generator: its CPU is not the server's)."""
+def appends_script(workdir: Path, key: str, batches: list[str]) -> Path:
+    """A wrk script for one thread and one keep-alive connection per batch (`-t{n} -c{n}`),
+    each posting `stored` events to its own batch."""
     body = orjson.dumps(
         {"type": "stored", "event_time": "2026-11-21T08:00:00+08:00", "data": {"place": "x"}}
     ).decode()
@@ -78,6 +76,15 @@ def wrk_appends(
         f"'{body}')\n"
         "end\n" + WRK_DONE
     )
+    return script
+
+
+def wrk_appends(
+    server: Server, key: str, batches: list[str], seconds: float, workdir: Path
+) -> dict[str, Any]:
+    """wrk with one thread and one keep-alive connection per batch, each posting `stored`
+    events to its own batch (a C generator: its CPU is not the server's)."""
+    script = appends_script(workdir, key, batches)
     n = len(batches)
     command = ["wrk", f"-t{n}", f"-c{n}", f"-d{seconds:g}s", "-s", str(script), server.url]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout

@@ -33,6 +33,7 @@ import os
 import socket
 import threading
 import weakref
+from collections.abc import Coroutine
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -70,10 +71,24 @@ def write_loop() -> asyncio.AbstractEventLoop:
     with _lane_guard:
         if _lane is None or not _lane[1].is_alive():
             loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=loop.run_forever, name="write-lane", daemon=True)
+            thread = threading.Thread(target=_run, args=(loop,), name="write-lane", daemon=True)
             thread.start()
             _lane = (loop, thread)
         return _lane[0]
+
+
+def _run(loop: asyncio.AbstractEventLoop) -> None:
+    """Run the loop inside one task that never ends. AnyIO (which runs a sync route in a
+    worker thread) takes the task that `run_until_complete` waits for as the loop's root and
+    keeps its worker threads while it lives. Under `run_forever` there was none: it took
+    each request's task for the root and stopped the worker threads that request started
+    when it ended, so most writes started a thread of their own (116 threads for 147
+    appends, 8 clients)."""
+
+    async def forever() -> None:
+        await asyncio.get_running_loop().create_future()
+
+    loop.run_until_complete(forever())
 
 
 class WriteLane:
@@ -109,8 +124,7 @@ class WriteLane:
         if body is None:
             return  # the client went away before sending its body
         sent: list[Message] = []
-        served = asyncio.run_coroutine_threadsafe(self._serve(scope, body, sent), write_loop())
-        await asyncio.wrap_future(served)
+        await _run_on(write_loop(), self._serve(scope, body, sent))
         for message in sent:
             await send(message)
 
@@ -133,6 +147,44 @@ class WriteLane:
             await self.app(scope, receive, send)
         finally:
             done.set()
+
+
+async def _run_on(lane: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` as a task on the lane's loop and wait for it on this one: one call into
+    each loop. (`run_coroutine_threadsafe` and `wrap_future` pass through a
+    `concurrent.futures.Future`, with its lock, condition and chained callbacks: twice the
+    CPU for the hand-over, ~0.1 ms against ~0.05 ms per write.)"""
+    here = asyncio.get_running_loop()
+    done = here.create_future()
+    started: list[asyncio.Task[None]] = []
+
+    def settle(task: asyncio.Task[None]) -> None:
+        error = None if task.cancelled() else task.exception()  # retrieved in any case
+        if done.cancelled():
+            return
+        if task.cancelled():
+            done.cancel()
+        elif error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(None)
+
+    def report(task: asyncio.Task[None]) -> None:
+        if not here.is_closed():  # (the server has stopped)
+            here.call_soon_threadsafe(settle, task)
+
+    def start() -> None:
+        task = lane.create_task(work)
+        task.add_done_callback(report)
+        started.append(task)
+
+    lane.call_soon_threadsafe(start)
+    try:
+        await done
+    except asyncio.CancelledError:
+        # Queued after `start`, so the task exists by the time this runs on the lane.
+        lane.call_soon_threadsafe(lambda: started[0].cancel())
+        raise
 
 
 async def _read_body(receive: Receive) -> bytes | None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, insert, inspect, text, tuple_
+from sqlalchemy import Engine, bindparam, insert, inspect, text, tuple_
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import Pool
@@ -374,25 +374,27 @@ def wait_until_durable(engine: Engine, *, timeout: float = WAIT_SECONDS) -> None
         log.exception("could not learn whether appended events are durable")
 
 
+# Built once, with bound parameters: built per call, each cost SQLAlchemy a new cache key
+# (a sequencer round that finds events placed meanwhile reads their leaves).
+_LEAVES_OF_EVENTS = select(LogLeaf.batch_id, LogLeaf.seq, LogLeaf.leaf_index).where(
+    tuple_(col(LogLeaf.batch_id), col(LogLeaf.seq)).in_(bindparam("keys", expanding=True))
+)
+_LEAVES_OF_BATCH = select(LogLeaf.seq, LogLeaf.leaf_index).where(
+    LogLeaf.batch_id == bindparam("batch_id")
+)
+
+
 def leaf_indexes(session: Session, keys: Iterable[EventKey]) -> dict[EventKey, int]:
     """Leaf index per (batch_id, seq) for the given events that are in the log."""
     wanted = list(set(keys))
     out: dict[EventKey, int] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        for batch_id, seq, index in session.exec(
-            select(LogLeaf.batch_id, LogLeaf.seq, LogLeaf.leaf_index).where(
-                tuple_(col(LogLeaf.batch_id), col(LogLeaf.seq)).in_(chunk)
-            )
-        ):
+        for batch_id, seq, index in session.exec(_LEAVES_OF_EVENTS, params={"keys": chunk}):
             out[(batch_id, seq)] = index
     return out
 
 
 def batch_leaf_indexes(session: Session, batch_id: str) -> dict[int, int]:
     """Leaf index per seq of one batch's events that are in the log."""
-    return dict(
-        session.exec(
-            select(LogLeaf.seq, LogLeaf.leaf_index).where(LogLeaf.batch_id == batch_id)
-        ).all()
-    )
+    return dict(session.exec(_LEAVES_OF_BATCH, params={"batch_id": batch_id}).all())

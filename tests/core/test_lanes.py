@@ -52,3 +52,21 @@ def test_writes_run_on_the_write_loop_and_reads_take_turns(world: World) -> None
     assert seen["write"] == "write-lane"
     assert seen["read"] != "write-lane"
     assert most == 2  # eight reads at once, two at a time
+
+
+def test_write_routes_reuse_their_worker_threads(world: World) -> None:
+    """A sync write route runs in a worker thread of the write loop's pool, which outlives
+    the request (a thread started per request cost most writes a thread start)."""
+    threads: list[threading.Thread] = []
+
+    def write(caller: Annotated[WriteCaller, Depends(Writer(OrgKind.cooperative))]) -> None:
+        threads.append(threading.current_thread())  # held: no two threads share an entry
+
+    app = create_app(world.engine)
+    app.post("/v1/test-lane/sync-write")(write)
+    with TestClient(app) as client:
+        for _ in range(5):
+            r = client.post("/v1/test-lane/sync-write", headers=world.coop.auth)
+            assert r.status_code == 200, r.text
+    assert len(threads) == 5
+    assert len(set(threads)) == 1  # one after the other: one thread
