@@ -170,7 +170,7 @@ def integrate(
     ).first()
     if state is None:
         locked_state(session)  # creates the row
-        return integrate(session, limit=limit)
+        return integrate(session, limit=limit, fresh=fresh)
     session.info["log_locked_at"] = time.perf_counter()
     pending, events = _PENDING, Event.__table__  # type: ignore[attr-defined]
     rows: list[Any] = list(

@@ -157,3 +157,21 @@ def test_an_event_whose_savepoint_rolled_back_gets_no_leaf(world: World) -> None
         }
         assert session.exec(select(LogPending)).first() is None
     assert leaves == events
+
+
+def test_an_append_recreates_a_missing_log_state_and_is_placed(world: World) -> None:
+    batch_id = world.new_batch()["id"]
+    with world.engine.begin() as conn:  # an emptied log (as some tests leave it)
+        for table in ("log_leaves", "log_nodes", "log_pending", "log_checkpoints", "log_state"):
+            conn.execute(text(f"DELETE FROM {table}"))
+    store._LAST_EDGE.clear()
+    with unit_of_work(world.engine, write=True) as session:
+        org = session.get(Organization, world.coop.id)
+        assert org is not None
+        event, _ = append_event(
+            session, batch_id=batch_id, event=EVENT_ADAPTER.validate_python(stored()), actor=org
+        )
+        key = (event.batch_id, event.seq)
+    assert session.info[LEAF_INDEXES][key] == 0
+    with unit_of_work(world.engine) as session:
+        assert session.exec(select(LogPending)).first() is None
