@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
@@ -98,7 +99,21 @@ def test_the_stored_tree_is_the_rfc6962_tree_of_the_leaves(world: World) -> None
     }
 
 
-def test_a_queued_backlog_goes_into_the_log_before_a_new_event(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def _append_one(world: World, batch_id: str) -> int:
+    """Append one event in a transaction of its own; its leaf index as the commit gave it."""
+    with unit_of_work(world.engine, write=True) as session:
+        org = session.get(Organization, world.coop.id)
+        assert org is not None
+        event, _ = append_event(
+            session, batch_id=batch_id, event=EVENT_ADAPTER.validate_python(stored()), actor=org
+        )
+        key = (event.batch_id, event.seq)
+    return int(session.info[LEAF_INDEXES][key])
+
+
+def test_a_queued_backlog_goes_into_the_log_before_a_new_event(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Events a crash left queued are placed first, in event-id order, however many rounds
     of `INTEGRATE_LIMIT` they take; the new event's leaf comes after them all (on SQLite it
     is placed without ever being queued)."""
@@ -112,14 +127,7 @@ def test_a_queued_backlog_goes_into_the_log_before_a_new_event(world: World, mon
     with unit_of_work(world.engine) as session:
         backlog = [e.id for e in session.exec(select(Event).order_by(Event.id))]
     assert len(backlog) >= 3  # more than one round of the limit
-    with unit_of_work(world.engine, write=True) as session:
-        org = session.get(Organization, world.coop.id)
-        assert org is not None
-        event, _ = append_event(
-            session, batch_id=batch_id, event=EVENT_ADAPTER.validate_python(stored()), actor=org
-        )
-        key = (event.batch_id, event.seq)
-    assert session.info[LEAF_INDEXES][key] == len(backlog)
+    assert _append_one(world, batch_id) == len(backlog)
     with unit_of_work(world.engine) as session:
         assert session.exec(select(LogPending)).first() is None
         placed = session.exec(
@@ -165,13 +173,6 @@ def test_an_append_recreates_a_missing_log_state_and_is_placed(world: World) -> 
         for table in ("log_leaves", "log_nodes", "log_pending", "log_checkpoints", "log_state"):
             conn.execute(text(f"DELETE FROM {table}"))
     store._LAST_EDGE.clear()
-    with unit_of_work(world.engine, write=True) as session:
-        org = session.get(Organization, world.coop.id)
-        assert org is not None
-        event, _ = append_event(
-            session, batch_id=batch_id, event=EVENT_ADAPTER.validate_python(stored()), actor=org
-        )
-        key = (event.batch_id, event.seq)
-    assert session.info[LEAF_INDEXES][key] == 0
+    assert _append_one(world, batch_id) == 0
     with unit_of_work(world.engine) as session:
         assert session.exec(select(LogPending)).first() is None
