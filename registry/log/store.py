@@ -150,7 +150,7 @@ def integrate(
     log_state row lock, and the first one integrates what every waiting writer queued.
     Core statements, not ORM objects: this runs once per sequencer round.
 
-    On PostgreSQL the database does it (`log_integrate`, migration 0010): one round trip,
+    On PostgreSQL the database does it (`log_integrate`, migrations 0010 and 0011): one round trip,
     so the lock is held while PostgreSQL works and commits, not across this process's
     turns for the GIL. There, `wait=False` integrates only if no one holds the lock (and
     otherwise returns nothing and lets the transaction commit without waiting for its WAL
