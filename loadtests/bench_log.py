@@ -5,7 +5,9 @@ PostgreSQL, 1 client and 8 clients on 8 batches (wrk, one connection per batch),
 server processes given; server and PostgreSQL CPU per append; the sequencer's lock hold and
 leaves per round (from /metrics, 1-process runs); `POST /v1/sync` events/s with 1,000
 events per call; inclusion proofs served per second; checkpoint publication time and
-storage at 1M leaves. (`registry audit --all`: loadtests/bench_appends.py.)
+storage at 1M leaves; and PostgreSQL's own ceiling for the append (`--only ceiling`: the
+append's statements replayed by pgbench, 8 clients on 8 batches, no Python in the loop).
+(`registry audit --all`: loadtests/bench_appends.py.)
 
     .venv/bin/python -m loadtests.bench_log [--seconds 10] [--workers 1,2] [--leaves 1000000]
 """
@@ -26,11 +28,12 @@ from typing import Any
 import httpx2
 import orjson
 import psutil
-from sqlalchemy import insert, text
+from sqlalchemy import insert, make_url, text
 
 from loadtests.bench_appends import PG_BENCH_URL, hammer, seed
 from loadtests.phases import WRK_DONE
 from loadtests.server import Server, fresh_database
+from registry.batches.service import _APPEND
 from registry.core.config import get_settings
 from registry.core.db import make_engine, unit_of_work
 from registry.log import merkle
@@ -135,6 +138,76 @@ def appends(
                     )
                     print(rows[-1], flush=True)
     return rows
+
+
+def pgbench_script(workdir: Path, batch_id: str, actor_id: str, *, log_on: bool) -> Path:
+    """One append as the server sends it on PostgreSQL (BEGIN, the batch's row lock,
+    `_APPEND`, with the log on `log_integrate`, COMMIT), on one batch, for pgbench: the values the
+    server computes in Python (the next seq, the new hash, the ledger) come from the locking
+    query. The server sends the function's call and the COMMIT as one message; here they are
+    two, which costs PostgreSQL a little more (the ceiling is, if anything, understated)."""
+    lock = (
+        f"SELECT '{batch_id}' AS batch_id, head_seq + 1 AS seq, 'stored' AS type,"
+        " now() AS event_time, '+08:00' AS event_time_offset, now() AS recorded_at,"
+        f" '{actor_id}' AS actor_org_id, 'null' AS location, '{{\"place\": \"x\"}}' AS data,"
+        " head_hash AS prev_hash, encode(sha256(convert_to(random()::text, 'UTF8')), 'hex')"
+        f" AS hash, status, ledger, '{str(log_on).lower()}' AS queue"
+        f" FROM batches WHERE id = '{batch_id}' FOR UPDATE \\gset"
+    )
+    append = " ".join(_APPEND.text.split())
+    for absent in (":idempotency_key", ":request_digest"):
+        append = append.replace(absent, "NULL")
+    integrate = "SELECT * FROM log_integrate(5000, false);\n" if log_on else ""
+    script = workdir / f"append-{batch_id}.sql"
+    script.write_text(f"BEGIN;\n{lock}\n{append};\n{integrate}COMMIT;\n")
+    return script
+
+
+def database_ceiling(workdir: Path, seconds: float, *, log_on: bool) -> str:
+    """pgbench, one process and connection per batch (as wrk's rows): appends/s that
+    PostgreSQL alone sustains on this machine, and its CPU per append."""
+    url = fresh_database("postgres", workdir, pg_url=PG_BENCH_URL)
+    engine = make_engine(url)
+    upgrade(engine)
+    seed(engine, 8)
+    with engine.connect() as conn:
+        batches = conn.execute(text("SELECT id, cooperative_org_id FROM batches")).all()
+    engine.dispose()
+    target = make_url(url)
+    command = ["pgbench", "-n", "-M", "extended", "-c", "1", "-T", f"{seconds:g}",
+               "-h", target.host or "127.0.0.1", "-p", str(target.port or 5432),
+               "-U", target.username or "postgres"]  # fmt: skip
+    load, pg, busy = os.getloadavg()[0], postgres_cpu_seconds(), _busy_cpu_seconds()
+    scripts = [pgbench_script(workdir, b.id, b.cooperative_org_id, log_on=log_on) for b in batches]
+    runs = [
+        subprocess.Popen(
+            [*command, "-f", str(script), target.database or ""],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for script in scripts
+    ]
+    outputs = [run.communicate()[0] for run in runs]
+    pg, busy = postgres_cpu_seconds() - pg, _busy_cpu_seconds() - busy
+    tps = sum(
+        float(line.split()[2]) for out in outputs for line in out.splitlines()
+        if line.startswith("tps = ")
+    )  # fmt: skip
+    failed = sum("failed transactions: 0 " not in out for out in outputs)
+    return (
+        f"| pgbench, the append's statements | {'on' if log_on else 'off'} | {len(batches)} | "
+        f"{tps:.0f} | {failed} | "
+        f"{pg / max(tps * seconds, 1) * 1000:.2f} | {busy / seconds:.2f} | {load:.1f} |"
+    )
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU time the whole machine spent busy (every core; /proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def sync_calls(backend: str, workdir: Path, per_call: int, calls: int, workers: int) -> str:
@@ -312,6 +385,14 @@ def main() -> None:
                     sync_calls(backend, args.workdir, args.sync_per_call, args.sync_calls, procs),
                     flush=True,
                 )
+    if "ceiling" in only:
+        print(
+            "| what | log | clients | appends/s | clients with failures "
+            "| PostgreSQL CPU ms/append | machine busy (cores) | load |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        for log_on in (True, False):
+            print(database_ceiling(args.workdir, args.seconds, log_on=log_on), flush=True)
     if "scale" in only:
         for line in log_at_scale(args.workdir, args.leaves, args.seconds):
             print(line, flush=True)
