@@ -8,6 +8,7 @@ scans in a row through two apps are judged in order."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -181,3 +182,30 @@ def test_device_counts_are_shared_by_every_app_on_its_next_request(
     assert (second["verdict"], second["scans"]["count"]) == ("suspicious", 2)
     assert scan(world.client, url, device=3)["verdict"] == "suspicious"
     assert scan(other_app, url, device=1)["scans"]["first_by_you"] is True
+
+
+def test_lots_due_within_half_a_ttl_are_reloaded_together(world: World) -> None:
+    """A refresh reloads every held lot that expires within half a TTL in one load (one
+    query of batches for all of them), so lots first loaded one by one come to expire, and
+    reload, together: one load per TTL instead of one per lot."""
+    first, _ = labeled_batch(world, units=20, count=5)
+    second, _ = labeled_batch(world, units=20, count=5)
+    third, _ = labeled_batch(world, units=20, count=5)
+    cache = VerifyCache.from_settings(world.engine, get_settings())
+    today = utcnow().date()
+    lots = [(b["gtin"], b["lot"]) for b in (first, second, third)]
+    for lot in lots:
+        cache.load([lot], today)  # one by one, as scans of each lot first miss
+    entries = cache._lots
+    now = time.monotonic()
+    ttl = get_settings().verify_cache_ttl
+    entries[(lots[0], today)].expires = now - 1  # expired
+    entries[(lots[1], today)].expires = now + ttl / 4  # due soon
+    entries[(lots[2], today)].expires = now + ttl  # not due
+    with recorded_statements(world.engine) as statements:
+        assert cache.current(lots[:1], today) is not None  # served while it reloads
+        cache._refresher.submit(lambda: None).result()  # the reload has finished
+    batch_queries = [s for s in statements if "FROM batches JOIN organizations" in s]
+    assert len(batch_queries) == 1
+    assert entries[(lots[0], today)].expires == entries[(lots[1], today)].expires > now
+    assert entries[(lots[2], today)].expires == now + ttl
