@@ -99,6 +99,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         description="Traceability and brand registry for distinctive county brands.",
         docs_url=None,  # served by install_offline_docs, with no CDN
         redoc_url=None,
+        # The registry's own metrics are /metrics; FastAPI's OpenTelemetry would otherwise
+        # ask the tracer, meter and logger providers on every request whether any is set.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.engine = engine or get_engine()
     install_error_handlers(app)
