@@ -605,13 +605,16 @@ def _harvested_kg(
 ) -> float:
     """Effective harvested kg of the org under the brand in `year`, leaving out the
     harvest event `exclude` (batch_id, seq) if given."""
+    # `type IN (...)`, not `type = ... OR type = ...`: PostgreSQL then probes the
+    # (type, batch_id) index with both columns per batch; with the OR it walked every
+    # harvest of the registry once per batch of the cooperative.
     rows = session.exec(
         select(Event)
         .join(Batch, Batch.id == Event.batch_id)  # type: ignore[arg-type]
         .where(
             Batch.brand_id == brand_id,
             Batch.cooperative_org_id == org_id,
-            or_(Event.type == "harvested", Event.type == "correction"),
+            col(Event.type).in_(("harvested", "correction")),
         )
         .order_by(col(Event.batch_id), col(Event.seq))
     ).all()
