@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import JSON, bindparam, inspect, text
+from sqlalchemy import JSON, ColumnElement, String, bindparam, inspect, literal_column, text
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, and_, col, or_, select
@@ -77,6 +77,19 @@ def load_events(session: Session, batch_id: str) -> list[Event]:
 
 def _ledger_events(events: list[Event]) -> list[LedgerEvent]:
     return [LedgerEvent(e.seq, e.type, e.actor_org_id, e.data) for e in events]
+
+
+# `data ->> 'to_org_id'` with the key written in the SQL (PostgreSQL and SQLite >= 3.38 read
+# it alike): exactly the expression of PostgreSQL's partial index ix_events_shipped_to
+# (migration 0012), which a bound key would match only in plans made for its value.
+_SHIPPED_TO = col(Event.data).op("->>", return_type=String())(literal_column("'to_org_id'"))
+
+
+def shipped_to(org_id: str) -> ColumnElement[bool]:
+    """A condition on `Event`: a `shipped` event naming `org_id` as the receiver. Found
+    through the index, not by reading every shipment of the registry."""
+    receiver = _SHIPPED_TO
+    return and_(col(Event.type) == "shipped", receiver == org_id)
 
 
 def ensure_visible(session: Session, batch: Batch, org: Organization) -> None:
