@@ -732,11 +732,11 @@ def list_batches(
         query = query.where(Brand.slug == brand)
     if after is not None:
         at, last_id = after
+        # `created_at <= at` on its own: the listing indexes (migration 0013) then start at
+        # the cursor instead of walking the pages before it.
         query = query.where(
-            or_(
-                col(Batch.created_at) < at,
-                and_(col(Batch.created_at) == at, col(Batch.id) > last_id),
-            )
+            col(Batch.created_at) <= at,
+            or_(col(Batch.created_at) < at, col(Batch.id) > last_id),
         )
     query = query.order_by(col(Batch.created_at).desc(), col(Batch.id)).limit(limit)
     return [(b, slug) for b, slug in session.exec(query).all()]
