@@ -9,6 +9,7 @@ from typing import Any
 
 from httpx2 import Response
 from sqlalchemy import Connection, Engine, event, select, text
+from sqlmodel import Session
 from typer.testing import CliRunner, Result
 
 from registry.cli import app as cli_app
@@ -122,3 +123,18 @@ def recorded_statements(engine: Engine) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+# PostgreSQL's own count, in the current transaction, of the rows a statement read from a
+# table: rows of sequential scans, rows fetched through indexes and the index entries
+# walked to find them (an index scan can walk many entries and fetch few rows).
+_ROWS_READ = text(
+    "SELECT t.seq_tup_read + t.idx_tup_fetch + coalesce((SELECT"
+    " sum(pg_stat_get_xact_tuples_returned(i.indexrelid)) FROM pg_index i"
+    " WHERE i.indrelid = t.relid), 0) FROM pg_stat_xact_user_tables t WHERE t.relname = :table"
+)
+
+
+def rows_read(conn: Connection | Session, table: str) -> int:
+    """Rows and index entries of `table` read so far in this transaction (PostgreSQL)."""
+    return int(conn.execute(_ROWS_READ, {"table": table}).scalar_one())

@@ -4,11 +4,11 @@ by every audit query as a SQL condition on batches."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, or_, true
+from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import Session, col, select
 
 from registry.batches.models import Batch, Event
-from registry.batches.service import ensure_visible
+from registry.batches.service import ensure_visible, shipped_to
 from registry.brands.models import Brand
 from registry.brands.service import get_brand
 from registry.core.errors import Forbidden
@@ -33,15 +33,7 @@ def visible_batches(org: Organization) -> ColumnElement[bool]:
         return col(Batch.brand_id).in_(owned)
     if org.kind == OrgKind.cooperative:
         return col(Batch.cooperative_org_id) == org.id
-    party = select(Event.batch_id).where(
-        or_(
-            col(Event.actor_org_id) == org.id,
-            and_(
-                col(Event.type) == "shipped",
-                Event.data["to_org_id"].as_string() == org.id,
-            ),
-        )
-    )
+    party = select(Event.batch_id).where(or_(col(Event.actor_org_id) == org.id, shipped_to(org.id)))
     return col(Batch.id).in_(party)
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from registry.core.ids import new_id
@@ -28,6 +28,9 @@ class Batch(SQLModel, table=True):
         UniqueConstraint("brand_id", "lot", name="uq_batches_brand_lot"),
         # Verification looks a label's batch up by the code's GTIN and lot.
         Index("ix_batches_gtin_lot", "gtin", "lot"),
+        # Listings, newest first (created_at, id): all batches, and a cooperative's.
+        Index("ix_batches_newest", text("created_at DESC"), "id"),
+        Index("ix_batches_cooperative_newest", "cooperative_org_id", text("created_at DESC"), "id"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)

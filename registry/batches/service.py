@@ -12,7 +12,17 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import JSON, bindparam, inspect, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    String,
+    bindparam,
+    column,
+    inspect,
+    literal_column,
+    text,
+    values,
+)
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, and_, col, or_, select
@@ -77,6 +87,19 @@ def load_events(session: Session, batch_id: str) -> list[Event]:
 
 def _ledger_events(events: list[Event]) -> list[LedgerEvent]:
     return [LedgerEvent(e.seq, e.type, e.actor_org_id, e.data) for e in events]
+
+
+# `data ->> 'to_org_id'` with the key written in the SQL (PostgreSQL and SQLite >= 3.38 read
+# it alike): exactly the expression of PostgreSQL's partial index ix_events_shipped_to
+# (migration 0012), which a bound key would match only in plans made for its value.
+_SHIPPED_TO = col(Event.data).op("->>", return_type=String())(literal_column("'to_org_id'"))
+
+
+def shipped_to(org_id: str) -> ColumnElement[bool]:
+    """A condition on `Event`: a `shipped` event naming `org_id` as the receiver. Found
+    through the index, not by reading every shipment of the registry."""
+    receiver = _SHIPPED_TO
+    return and_(col(Event.type) == "shipped", receiver == org_id)
 
 
 def ensure_visible(session: Session, batch: Batch, org: Organization) -> None:
@@ -352,6 +375,25 @@ def _request_digest(batch_id: str, event: BaseModel) -> str:
     )
 
 
+def _events_under_keys(session: Session, actor_id: str, keys: list[str]) -> Any:
+    """The actor's events under `keys`. On PostgreSQL each key is looked up on its own in
+    the unique (org, key) index: as `org = ? AND key IN (...)` (or as pairs, which it
+    folds back to that), the planner without statistics probed by org only and read every
+    event the org ever wrote, on every outbox."""
+    if session.get_bind().dialect.name != "postgresql":
+        return select(Event).where(
+            Event.actor_org_id == actor_id, col(Event.idempotency_key).in_(keys)
+        )
+    wanted = values(column("key", String()), name="wanted").data([(k,) for k in keys])
+    found = (
+        select(Event.id)
+        .where(Event.actor_org_id == actor_id, Event.idempotency_key == wanted.c.key)
+        .scalar_subquery()
+    )
+    ids = [i for i in session.exec(select(found).select_from(wanted)) if i is not None]
+    return select(Event).where(col(Event.id).in_(ids))
+
+
 def preload_idempotency_keys(session: Session, *, actor_id: str, keys: Iterable[str]) -> None:
     """Look up at once the events an actor wrote under these idempotency keys: until
     `forget_idempotency_keys`, `append_event` finds them (or that there is none) without
@@ -359,12 +401,7 @@ def preload_idempotency_keys(session: Session, *, actor_id: str, keys: Iterable[
     known: dict[str, Event | None] = dict.fromkeys(keys)
     wanted = list(known)
     for start in range(0, len(wanted), 500):
-        for e in session.exec(
-            select(Event).where(
-                Event.actor_org_id == actor_id,
-                col(Event.idempotency_key).in_(wanted[start : start + 500]),
-            )
-        ):
+        for e in session.exec(_events_under_keys(session, actor_id, wanted[start : start + 500])):
             assert e.idempotency_key is not None
             known[e.idempotency_key] = e
     session.info[_KNOWN_KEYS] = (actor_id, known)
@@ -605,13 +642,16 @@ def _harvested_kg(
 ) -> float:
     """Effective harvested kg of the org under the brand in `year`, leaving out the
     harvest event `exclude` (batch_id, seq) if given."""
+    # `type IN (...)`, not `type = ... OR type = ...`: PostgreSQL then probes the
+    # (type, batch_id) index with both columns per batch; with the OR it walked every
+    # harvest of the registry once per batch of the cooperative.
     rows = session.exec(
         select(Event)
         .join(Batch, Batch.id == Event.batch_id)  # type: ignore[arg-type]
         .where(
             Batch.brand_id == brand_id,
             Batch.cooperative_org_id == org_id,
-            or_(Event.type == "harvested", Event.type == "correction"),
+            col(Event.type).in_(("harvested", "correction")),
         )
         .order_by(col(Event.batch_id), col(Event.seq))
     ).all()
@@ -692,11 +732,11 @@ def list_batches(
         query = query.where(Brand.slug == brand)
     if after is not None:
         at, last_id = after
+        # `created_at <= at` on its own: the listing indexes (migration 0013) then start at
+        # the cursor instead of walking the pages before it.
         query = query.where(
-            or_(
-                col(Batch.created_at) < at,
-                and_(col(Batch.created_at) == at, col(Batch.id) > last_id),
-            )
+            col(Batch.created_at) <= at,
+            or_(col(Batch.created_at) < at, col(Batch.id) > last_id),
         )
     query = query.order_by(col(Batch.created_at).desc(), col(Batch.id)).limit(limit)
     return [(b, slug) for b, slug in session.exec(query).all()]

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from registry.batches.ledger import EPSILON_KG, Ledger
 from registry.batches.models import Batch, BatchStatus, Event
-from registry.batches.service import harvested_kg_in_year, ledger_of
+from registry.batches.service import harvested_kg_in_year, ledger_of, shipped_to
 from registry.brands.models import Brand, License, LicenseStatus
 from registry.jobs.models import Job
 from registry.labels.models import LabelRun
@@ -115,8 +115,7 @@ class Goods:
 
 def goods_of(session: Session, *, org: Organization) -> list[Goods]:
     """Batches shipped to the org: what is still on its way and what it holds."""
-    to_me = col(Event.data)["to_org_id"].as_string() == org.id
-    batch_ids = select(Event.batch_id).where(Event.type == "shipped", to_me).distinct()
+    batch_ids = select(Event.batch_id).where(shipped_to(org.id)).distinct()
     batches = session.exec(
         select(Batch).where(col(Batch.id).in_(batch_ids)).order_by(col(Batch.updated_at).desc())
     ).all()

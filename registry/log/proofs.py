@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, select
 
 from registry.log import merkle
+from registry.log.append import leaf_indexes
 from registry.log.checkpoints import latest_checkpoint
 from registry.log.exceptions import LogRangeInvalid, TreeSizeUnavailable
 from registry.log.models import LogLeaf
@@ -117,15 +118,10 @@ def batch_head_proofs(session: Session, heads: Sequence[tuple[str, int]]) -> dic
     (the verification loader asks for every batch of some lots at once)."""
     if not heads:
         return {}
-    wanted = set(heads)
-    indexes: dict[str, int] = {}
-    for batch_id, seq, index in session.exec(
-        select(LogLeaf.batch_id, LogLeaf.seq, LogLeaf.leaf_index).where(
-            col(LogLeaf.batch_id).in_(sorted({b for b, _ in heads}))
-        )
-    ):
-        if (batch_id, seq) in wanted:
-            indexes[batch_id] = index
+    # Each head's own leaf, by (batch_id, seq) on the unique index: by batch id alone this
+    # read every leaf of the batches, and PostgreSQL without statistics planned a list of
+    # a few dozen ids as a walk of the whole log.
+    indexes = {batch_id: index for (batch_id, _), index in leaf_indexes(session, heads).items()}
     checkpoint = latest_checkpoint(session)
     size = None if checkpoint is None else checkpoint.size
     note = None if checkpoint is None else checkpoint.note
