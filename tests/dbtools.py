@@ -138,3 +138,33 @@ _ROWS_READ = text(
 def rows_read(conn: Connection | Session, table: str) -> int:
     """Rows and index entries of `table` read so far in this transaction (PostgreSQL)."""
     return int(conn.execute(_ROWS_READ, {"table": table}).scalar_one())
+
+
+def filler_events(
+    conn: Connection,
+    *,
+    batch_id: str,
+    org_id: str,
+    type: str = "stored",
+    data: str = "'{}'",
+    first_seq: int = 1,
+    keyed: bool = False,
+    count: int = 4000,
+    **params: Any,
+) -> None:
+    """`count` events of one batch written straight into `events` (PostgreSQL), with seqs
+    from `first_seq`, no chain and no leaves: for tests where only how many rows there are
+    matters to a plan. `data` is an SQL expression (`params` binds its parameters); with
+    `keyed`, event i has the idempotency key `old-i`."""
+    conn.execute(
+        text(
+            "INSERT INTO events (batch_id, seq, type, event_time, event_time_offset,"
+            " recorded_at, actor_org_id, data, prev_hash, hash, idempotency_key)"
+            f" SELECT :batch, :first + i - 1, :type, now(), '+00:00', now(), :org, {data},"
+            " repeat('0', 64), md5(i::text) || md5(i::text),"
+            " CASE WHEN :keyed THEN 'old-' || i END"
+            " FROM generate_series(1, :count) AS i"
+        ),
+        {"batch": batch_id, "org": org_id, "type": type, "first": first_seq, "keyed": keyed,
+         "count": count, **params},
+    )  # fmt: skip

@@ -5,7 +5,6 @@ records."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import select
 
 from registry.audit.scope import visible_batches
@@ -13,7 +12,7 @@ from registry.batches.models import Batch
 from registry.console.views import goods_of
 from registry.core.db import unit_of_work
 from registry.orgs.models import Organization
-from tests.dbtools import rows_read
+from tests.dbtools import filler_events, rows_read
 from tests.factories import World, harvested, shipped
 
 
@@ -31,16 +30,13 @@ def test_a_handlers_shipments_are_found_without_reading_everyone_elses(world: Wo
     other = world.new_batch(world.coop2)["id"]
     with world.engine.begin() as conn:
         # Shipments to another handler: only their number matters here.
-        conn.execute(
-            text(
-                "INSERT INTO events (batch_id, seq, type, event_time, event_time_offset,"
-                " recorded_at, actor_org_id, data, prev_hash, hash)"
-                " SELECT :batch, i, 'shipped', now(), '+00:00', now(), :org,"
-                " json_build_object('quantity', 1, 'unit', 'kg', 'to_org_id', CAST(:to AS text)),"
-                " repeat('0', 64), md5(i::text) || md5(i::text)"
-                " FROM generate_series(1, 4000) AS i"
-            ),
-            {"batch": other, "org": world.coop2.id, "to": world.handler2.id},
+        filler_events(
+            conn,
+            batch_id=other,
+            org_id=world.coop2.id,
+            type="shipped",
+            data="json_build_object('quantity', 1, 'unit', 'kg', 'to_org_id', CAST(:to AS text))",
+            to=world.handler2.id,
         )
     with unit_of_work(world.engine) as session:
         handler = session.get(Organization, world.handler.id)

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from registry.batches.service import harvested_kg_in_year
 from registry.brands.service import get_brand
 from registry.core.db import unit_of_work
-from tests.dbtools import assert_error, rows_read, unchanged
+from tests.dbtools import assert_error, filler_events, rows_read, unchanged
 from tests.factories import BRAND, COUNTY, Org, World, build_world, harvested, packed
 
 THIS_YEAR = date.today().year
@@ -288,16 +288,12 @@ def test_the_quota_tally_reads_the_cooperatives_harvests_not_the_registrys(
     other = world.new_batch(world.coop2)["id"]
     with world.engine.begin() as conn:
         # Harvests of another cooperative: only their number matters here.
-        conn.execute(
-            text(
-                "INSERT INTO events (batch_id, seq, type, event_time, event_time_offset,"
-                " recorded_at, actor_org_id, data, prev_hash, hash)"
-                " SELECT :batch, i, 'harvested', now(), '+00:00', now(), :org,"
-                ' \'{"quantity": 1, "unit": "kg", "harvest_date": "2026-11-20"}\','
-                " repeat('0', 64), md5(i::text) || md5(i::text)"
-                " FROM generate_series(1, 4000) AS i"
-            ),
-            {"batch": other, "org": world.coop2.id},
+        filler_events(
+            conn,
+            batch_id=other,
+            org_id=world.coop2.id,
+            type="harvested",
+            data="""'{"quantity": 1, "unit": "kg", "harvest_date": "2026-11-20"}'""",
         )
     with unit_of_work(world.engine) as session:
         brand = get_brand(session, BRAND)

@@ -9,11 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from registry.batches.service import _keyed_event, preload_idempotency_keys
 from registry.core.db import unit_of_work
-from tests.dbtools import assert_error, event_rows, rows_read, snapshot, unchanged
+from tests.dbtools import (
+    assert_error,
+    event_rows,
+    filler_events,
+    rows_read,
+    snapshot,
+    unchanged,
+)
 from tests.factories import World, harvested, packed, shipped, stored
 
 
@@ -242,16 +248,7 @@ def test_an_outbox_finds_its_keys_without_reading_the_orgs_other_events(world: W
     batch = world.new_batch()["id"]
     with world.engine.begin() as conn:
         # The org's earlier events, each with its key: only their number matters here.
-        conn.execute(
-            text(
-                "INSERT INTO events (batch_id, seq, type, event_time, event_time_offset,"
-                " recorded_at, actor_org_id, data, prev_hash, hash, idempotency_key)"
-                " SELECT :batch, 1000 + i, 'stored', now(), '+00:00', now(), :org, '{}',"
-                " repeat('0', 64), md5(i::text) || md5(i::text), 'old-' || i"
-                " FROM generate_series(1, 4000) AS i"
-            ),
-            {"batch": batch, "org": world.coop.id},
-        )
+        filler_events(conn, batch_id=batch, org_id=world.coop.id, first_seq=1001, keyed=True)
     keys = [f"new-{i}" for i in range(20)] + ["old-7"]
     with unit_of_work(world.engine) as session:
         start = rows_read(session, "events")

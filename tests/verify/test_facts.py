@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import text
 
 from registry.core.db import unit_of_work
 from registry.verify.facts import load_lots
-from tests.dbtools import rows_read
+from tests.dbtools import filler_events, rows_read
 from tests.factories import GTIN, World
 
 
@@ -28,16 +27,7 @@ def test_the_facts_of_many_lots_read_their_own_events_however_many_the_registry_
     other = world.new_batch(world.coop2)["id"]
     with world.engine.begin() as conn:
         # Events of another batch: only their number matters here.
-        conn.execute(
-            text(
-                "INSERT INTO events (batch_id, seq, type, event_time, event_time_offset,"
-                " recorded_at, actor_org_id, data, prev_hash, hash)"
-                " SELECT :batch, i, 'stored', now(), '+00:00', now(), :org, '{}',"
-                " repeat('0', 64), md5(i::text) || md5(i::text)"
-                " FROM generate_series(1, 4000) AS i"
-            ),
-            {"batch": other, "org": world.coop2.id},
-        )
+        filler_events(conn, batch_id=other, org_id=world.coop2.id)
     lots = [(GTIN, b["lot"]) for b in batches]
     with unit_of_work(world.engine) as session:
         start = rows_read(session, "events")
