@@ -98,7 +98,7 @@ _SHIPPED_TO = col(Event.data).op("->>", return_type=String())(literal_column("'t
 def shipped_to(org_id: str) -> ColumnElement[bool]:
     """A condition on `Event`: a `shipped` event naming `org_id` as the receiver. Found
     through the index, not by reading every shipment of the registry."""
-    receiver = _SHIPPED_TO
+    receiver = _SHIPPED_TO  # a lower-case name: ruff reads `_SHIPPED_TO == org_id` as Yoda
     return and_(col(Event.type) == "shipped", receiver == org_id)
 
 
