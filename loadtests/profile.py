@@ -65,6 +65,7 @@ def main() -> None:
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--redis-url")
     a = p.parse_args()
+    a.workdir.mkdir(parents=True, exist_ok=True)
     py_spy = shutil.which("py-spy") or str(Path(os.sys.executable).parent / "py-spy")
     if a.endpoint == "appends":
         url, script = _appends(a.workdir)
