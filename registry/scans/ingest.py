@@ -2,19 +2,20 @@
 rows, the per-code counters of page loads, and an alert for every clone signal the scans'
 verdicts found.
 
-Used by the Redis stream drain (a Celery task) and by the in-process scan buffer alike.
-Scans drained from the stream carry their stream entry id, recorded in the same
-transaction: a redelivered entry is skipped,
+Used by the Redis stream drain (a Celery task, `ingest_scans`) and by the in-process scan
+buffer (`ScanRows`, made before its transaction) alike. Scans drained from the stream carry
+their stream entry id, recorded in the same transaction: a redelivered entry is skipped,
 so at-least-once delivery still counts each scan exactly once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -38,6 +39,49 @@ class IngestResult:
     alerts: int
 
 
+@dataclass(frozen=True)
+class ScanRows:
+    """A batch of scans as its statements with their parameters, and its alerts, made
+    before the write transaction: on SQLite the writer holds the database's one write lock
+    for the transaction, and Python work inside it, on a thread that waits for the GIL
+    behind the label scans' event loop, was most of a flush's time (issue 15)."""
+
+    count: int
+    statements: tuple[tuple[str, Any], ...]  # (SQL, the driver's parameters), in order
+    signals: list[AlertSignal]
+
+    @classmethod
+    def of(cls, scans: Sequence[ScanRecord], dialect: str) -> ScanRows:
+        sqlite = dialect == "sqlite"
+        stamp = _sqlite_time if sqlite else as_utc
+        times = [stamp(s.scanned_at) for s in scans]  # once each, for both statements
+        rows = [
+            (s.gtin, s.lot, s.serial, at, s.lat, s.lon, s.region[:80] if s.region else None,
+             s.device)
+            for s, at in zip(scans, times, strict=True)
+        ]  # fmt: skip
+        counters = _counter_rows(scans, times)
+        statements = (
+            (
+                (_INSERT_SCANS.sqlite, _json_rows(rows)),
+                (_UPSERT_COUNTERS.sqlite, _json_rows(counters)),
+            )
+            if sqlite
+            else ((_INSERT_SCANS.postgresql, rows), (_UPSERT_COUNTERS.postgresql, counters))
+        )
+        return cls(len(scans), statements, _alerts(scans))
+
+    def write(self, session: Session) -> None:
+        """Insert the scans, add them to the counters and raise their alerts. Flushes;
+        the caller commits."""
+        if not self.count:
+            return
+        connection = session.connection()
+        for statement, parameters in self.statements:
+            connection.exec_driver_sql(statement, parameters)
+        raise_alerts(session, self.signals)
+
+
 def ingest_scans(
     session: Session,
     scans: Sequence[ScanRecord],
@@ -54,32 +98,19 @@ def ingest_scans(
         written = [s for s, sid in zip(scans, stream_ids, strict=True) if sid in fresh]
         if not written:
             return IngestResult(0, len(scans), 0)
-    place, stamp = _driver_style(session)
-    times = [stamp(s.scanned_at) for s in written]  # once each, for both statements
-    _insert_scans(session, written, times, place)
-    _add_to_counters(session, written, times, place)
-    signals = _alerts(written)
-    raise_alerts(session, signals)
-    return IngestResult(len(written), len(scans) - len(written), len(signals))
+    rows = ScanRows.of(written, session.get_bind().dialect.name)
+    rows.write(session)
+    return IngestResult(len(written), len(scans) - len(written), len(rows.signals))
 
 
-def _insert_scans(session: Session, scans: list[ScanRecord], times: list[Any], place: str) -> None:
-    session.connection().exec_driver_sql(
-        _INSERT_SCANS.replace("?", place),
-        [
-            (
-                s.gtin,
-                s.lot,
-                s.serial,
-                at,
-                s.lat,
-                s.lon,
-                s.region[:80] if s.region else None,
-                s.device,
-            )
-            for s, at in zip(scans, times, strict=True)
-        ],
-    )
+def _json_rows(rows: list[tuple[Any, ...]]) -> tuple[str]:
+    """SQLite: rows as one JSON array, the one parameter of a statement that reads it with
+    `json_each` (`Statement`) and so writes every row in one step. The driver's executemany
+    releases and takes back the GIL for every row it steps, and each time back waited for
+    the label scans' event loop with the database's one write lock held: a 1,000-scan flush
+    held it tens of milliseconds while a cooperative's append queued behind it (issue 15;
+    docs/decisions.md, "Session 9")."""
+    return (orjson.dumps(rows).decode(),)
 
 
 def _claim_stream_ids(session: Session, stream_ids: Sequence[str]) -> set[str]:
@@ -104,44 +135,54 @@ def prune_stream_ids(session: Session, *, now: datetime | None = None) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-# The two statements of every flush, in SQL both SQLite and PostgreSQL read, sent with the
-# driver's own executemany: built through SQLAlchemy's expression layer, a thousand-scan
-# flush spent more time converting parameters (and SQLite's datetimes) than writing, on a
-# thread that shares the GIL with the label scans (issue 10).
-_INSERT_SCANS = (
-    "INSERT INTO scans (gtin, lot, serial, scanned_at, lat, lon, region, client_hash) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+@dataclass(frozen=True)
+class Statement:
+    """An INSERT of many rows, as each backend takes them: PostgreSQL through the driver's
+    executemany, SQLite as one JSON array (`_json_rows`)."""
+
+    postgresql: str
+    sqlite: str
+
+    @classmethod
+    def insert(cls, table: str, columns: list[str], tail: str = "") -> Statement:
+        head = f"INSERT INTO {table} ({', '.join(columns)}) "
+        picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+        return cls(
+            postgresql=f"{head}VALUES ({', '.join(['%s'] * len(columns))}) {tail}".rstrip(),
+            # WHERE true: SQLite's parser needs it between a SELECT and an ON CONFLICT.
+            sqlite=f"{head}SELECT {picks} FROM json_each(?) WHERE true {tail}".rstrip(),
+        )
+
+
+# The two statements of every flush, in SQL written here and sent with the driver's own
+# calls: built through SQLAlchemy's expression layer, a thousand-scan flush spent more time
+# converting parameters (and SQLite's datetimes) than writing, on a thread that shares the
+# GIL with the label scans (issue 10).
+_INSERT_SCANS = Statement.insert(
+    "scans", ["gtin", "lot", "serial", "scanned_at", "lat", "lon", "region", "client_hash"]
 )
-_UPSERT_COUNTERS = (
-    "INSERT INTO scan_counters (gtin, lot, serial, count, first_at, last_at) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (gtin, lot, serial) DO UPDATE SET "
+_UPSERT_COUNTERS = Statement.insert(
+    "scan_counters",
+    ["gtin", "lot", "serial", "count", "first_at", "last_at"],
+    "ON CONFLICT (gtin, lot, serial) DO UPDATE SET "
     "count = scan_counters.count + excluded.count, "
     "first_at = CASE WHEN excluded.first_at < scan_counters.first_at "
     "THEN excluded.first_at ELSE scan_counters.first_at END, "
     "last_at = CASE WHEN excluded.last_at > scan_counters.last_at "
-    "THEN excluded.last_at ELSE scan_counters.last_at END"
+    "THEN excluded.last_at ELSE scan_counters.last_at END",
 )
 
 
-def _driver_style(session: Session) -> tuple[str, Callable[[datetime], Any]]:
-    """The driver's placeholder, and a UTC time as the column stores it: SQLite keeps the
-    text SQLAlchemy's DateTime writes there (tests/scans/test_scan_recorder.py holds them
-    equal), PostgreSQL a timestamptz."""
-    if session.get_bind().dialect.name == "sqlite":
-        return "?", _sqlite_time
-    return "%s", as_utc
-
-
 def _sqlite_time(at: datetime) -> str:
+    """A UTC time as SQLite's column holds it: the text SQLAlchemy's DateTime writes there
+    (tests/scans/test_scan_recorder.py holds them equal); PostgreSQL takes the datetime."""
     text = as_utc(at).isoformat(" ")[:-6]  # without its "+00:00"
     return text if at.microsecond else text + ".000000"
 
 
-def _add_to_counters(
-    session: Session, scans: list[ScanRecord], times: list[Any], place: str
-) -> None:
-    """Add the scans (page loads) to their codes' running counters. `times` as the driver
-    takes them (SQLite's fixed-width text orders as the instants do)."""
+def _counter_rows(scans: Sequence[ScanRecord], times: list[Any]) -> list[tuple[Any, ...]]:
+    """The scans (page loads) summed per code for the codes' running counters. `times` as
+    the driver takes them (SQLite's fixed-width text orders as the instants do)."""
     totals: dict[CodeKey, list[Any]] = {}
     for scan, at in zip(scans, times, strict=True):
         key = (scan.gtin, scan.lot, scan.serial)
@@ -152,10 +193,7 @@ def _add_to_counters(
             entry[0] += 1
             entry[1], entry[2] = min(entry[1], at), max(entry[2], at)
     # Sorted, so concurrent drains (several workers) lock counters in one order.
-    session.connection().exec_driver_sql(
-        _UPSERT_COUNTERS.replace("?", place),
-        [(g, lot, s, n, lo, hi) for (g, lot, s), (n, lo, hi) in sorted(totals.items())],
-    )
+    return [(g, lot, s, n, lo, hi) for (g, lot, s), (n, lo, hi) in sorted(totals.items())]
 
 
 def _alerts(scans: Sequence[ScanRecord]) -> list[AlertSignal]:

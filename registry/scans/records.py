@@ -21,7 +21,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from registry.core.db import unit_of_work
-from registry.scans.ingest import ingest_scans
+from registry.scans.ingest import ScanRows
 from registry.scans.rules import CloneSignal
 
 log = logging.getLogger(__name__)
@@ -201,6 +201,8 @@ class ScanRecorder(ScanBuffer):
             self.dropped += len(lost)
 
     def _write(self, batch: list[ScanRecord]) -> None:
-        # The same write as the Redis stream drain's: scans, counters, clone-signal alerts.
+        # The same write as the Redis stream drain's: scans, counters, clone-signal alerts,
+        # its rows made before the transaction takes SQLite's write lock.
+        rows = ScanRows.of(batch, self._engine.dialect.name)
         with unit_of_work(self._engine, write=True) as session:
-            ingest_scans(session, batch)
+            rows.write(session)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import DateTime, Engine, text
+from sqlalchemy import DateTime, Engine, event, text
 from sqlmodel import col, select
 
 from registry.core.db import make_engine, unit_of_work
@@ -178,9 +178,10 @@ def test_devices_and_flags_survive_a_restart_without_redis(world: World, engine:
 
 
 def test_times_are_stored_as_the_orm_stores_them(engine: Engine) -> None:
-    """The recorder writes with the driver's executemany: on SQLite its text must be the
-    text SQLAlchemy's DateTime writes (times compare as text there), on both databases the
-    ORM must read back the same instants and find them by time."""
+    """The recorder writes its own SQL (SQLite: rows as JSON read by `json_each`): on
+    SQLite its text must be the text SQLAlchemy's DateTime writes (times compare as text
+    there), on both databases the ORM must read back the same instants and find them by
+    time."""
     at = [T0, T0 + timedelta(microseconds=7), T0.astimezone(timezone(timedelta(hours=8)))]
     recorder = ScanRecorder(engine)
     for n, when in enumerate(at):
@@ -201,3 +202,45 @@ def test_times_are_stored_as_the_orm_stores_them(engine: Engine) -> None:
             write = column.bind_processor(engine.dialect)
             assert write is not None
             assert [tuple(row) for row in stored] == [(write(as_utc(w)),) * 2 for w in at]
+
+
+def test_a_flush_writes_each_table_in_one_statement(engine: Engine) -> None:
+    """A thousand scans are one INSERT and one upsert. On SQLite each is one step of the
+    database with the GIL released (rows as JSON, `json_each`): the driver's executemany
+    took the GIL back for every row with the write lock held, and appends waited (issue 15).
+    What lands is what was recorded, quotes, non-ASCII text, NULLs and floats included."""
+    regions = ["Kaili, CN", 'O\'Brien "north" 凯里', None]
+    recorded = [
+        scan(
+            T0 + timedelta(seconds=n),
+            serial=f"{n % 250:08d}",
+            lat=None if n % 3 == 0 else 26.3 + n / 7,
+            lon=None if n % 3 == 0 else -108.123456789,
+            region=regions[n % 3],
+            device=f"device-{n}",
+        )
+        for n in range(1000)
+    ]
+    inserts: list[bool] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(_c: Any, _cur: Any, statement: str, _p: Any, _ctx: Any, many: bool) -> None:
+        if statement.startswith("INSERT"):
+            inserts.append(many)
+
+    recorder = ScanRecorder(engine)
+    for record in recorded:
+        recorder.record(record)
+    assert recorder.flush() == 1000
+    event.remove(engine, "before_cursor_execute", _seen)
+    assert inserts == ([False, False] if engine.dialect.name == "sqlite" else [True, True])
+    rows = scan_rows(engine)
+    assert [(r.serial, as_utc(r.scanned_at), r.lat, r.lon, r.region, r.client_hash)
+            for r in rows] == [
+        (s.serial, s.scanned_at, s.lat, s.lon, s.region, s.device) for s in recorded
+    ]  # fmt: skip
+    assert counters(engine)["00000007"] == (
+        4,
+        T0 + timedelta(seconds=7),
+        T0 + timedelta(seconds=757),
+    )
