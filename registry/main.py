@@ -18,7 +18,7 @@ from registry.codes.digital_link import MAX_URL_LENGTH
 from registry.console.setup import install as install_console
 from registry.core.bounds import BodyLimit
 from registry.core.config import get_settings
-from registry.core.db import ServiceUnavailable, get_engine, unit_of_work
+from registry.core.db import ServiceUnavailable, WalCheckpoints, get_engine, unit_of_work
 from registry.core.error_handlers import install_error_handlers
 from registry.core.guard import install_request_guard
 from registry.core.heap import freeze_start_up_heap
@@ -75,6 +75,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.log_enabled and settings.publish_checkpoints and not settings.redis_url:
         publisher = CheckpointThread(app.state.engine, settings)
         publisher.start()
+    wal = WalCheckpoints.for_engine(app.state.engine)
+    if wal is not None:
+        wal.start()
     if getattr(app.state, "serving", False):
         # Modules, routes, models and settings live as long as the process (core/heap.py).
         freeze_start_up_heap()
@@ -85,6 +88,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await to_thread.run_sync(publisher.stop)
         if recorder is not None:
             await to_thread.run_sync(recorder.stop)
+        if wal is not None:
+            await to_thread.run_sync(wal.stop)
         if isinstance(counter, RedisDeviceCounter):
             await counter.aclose()
         await to_thread.run_sync(app.state.task_queue.close)
