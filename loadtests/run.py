@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import mean
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -47,6 +48,7 @@ class Options:
     seconds: float
     mixed_users: int
     mixed_seconds: float
+    link_rtt: float
     bulk_users: int
     codes: int
     redis: bool
@@ -95,6 +97,13 @@ def _parse(argv: list[str] | None) -> Options:
     )
     p.add_argument("--mixed-users", type=int, default=64)
     p.add_argument("--mixed-seconds", type=float, default=60)
+    p.add_argument(
+        "--link-rtt",
+        type=float,
+        default=float(env("REGISTRY_LOAD_LINK_RTT", "0.2")),
+        help="seconds each cooperative waits between appends, its link's round trip "
+        "(loadtests/scenarios/common.py); 0: post as fast as the server answers",
+    )
     p.add_argument("--bulk-users", type=int, default=4)
     p.add_argument("--codes", type=int, default=int(env("REGISTRY_LOAD_CODES", "40000")))
     p.add_argument("--redis", action="store_true", help=f"REGISTRY_REDIS_URL={REDIS_URL}")
@@ -114,6 +123,8 @@ def _parse(argv: list[str] | None) -> Options:
     ):  # fmt: skip
         if not 0 < value <= bound:
             p.error(f"--{name} must be in 1..{bound}")
+    if not 0 <= a.link_rtt <= 60:
+        p.error("--link-rtt must be in 0..60 seconds")
     return Options(**{k.replace("-", "_"): v for k, v in vars(a).items()})
 
 
@@ -186,46 +197,78 @@ def _locust_phases(
         **common,
     )
     summary.bulk_codes_per_s = bulk.total.rps * 1000
-    readers = run_locust(
-        server,
-        name="mixed without writes",
-        user_classes=["ConsumerUser", "PlatformUser"],
-        users=opts.mixed_users,
-        seconds=opts.mixed_seconds,
-        note="the mixed phase's consumers and platforms alone (40 : 2 by users)",
-        **common,
-    )
+
+    def without_writes(when: str) -> PhaseResult:
+        return run_locust(
+            server,
+            name=f"mixed without writes ({when})",
+            user_classes=["ConsumerUser", "PlatformUser"],
+            users=opts.mixed_users,
+            seconds=opts.mixed_seconds / 2,
+            note="the mixed phase's consumers and platforms alone (40 : 2 by users)",
+            **common,
+        )
+
+    # Half the phase without writes runs before the mixed phase and half after, and the
+    # mixed phase is held against their mean: a shared machine drifts over minutes.
+    before = without_writes("before")
     mixed = run_locust(
         server,
         name="mixed",
         user_classes=["ConsumerUser", "PlatformUser", "CooperativeUser"],
         users=opts.mixed_users,
         seconds=opts.mixed_seconds,
-        note="consumers : platforms : cooperatives = 40 : 2 : 1 (by users)",
+        env={"REGISTRY_LOAD_LINK_RTT": f"{opts.link_rtt}"},
+        note="consumers : platforms : cooperatives = 40 : 2 : 1 (by users); each cooperative "
+        f"waits {opts.link_rtt:.2f} s (its link's round trip) between appends",
         **common,
     )
-    summary.mixed_failures = mixed.failures + readers.failures
+    readers = [before, without_writes("after")]
+    summary.mixed_failures = mixed.failures + sum(r.failures for r in readers)
     summary.mixed_users, summary.mixed_seconds = opts.mixed_users, opts.mixed_seconds
+    summary.link_rtt = opts.link_rtt
     appends = [e for e in mixed.endpoints if e.name.startswith("POST /v1/batches/")]
     if appends:
         summary.appends = appends[0].requests
         summary.appends_p50, summary.appends_p99 = appends[0].p50, appends[0].p99
+    # What a bulk code costs in scans on this server: the verify phase's scans/s against
+    # the bulk phase's codes/s.
+    bulk_code = verify.total.rps / summary.bulk_codes_per_s if summary.bulk_codes_per_s else 0
+    summary.bulk_code_in_scans = bulk_code
     summary.verify_rps_mixed = _codes_verified(mixed)
-    summary.verify_rps_without_writes = _codes_verified(readers)
-    return [*done, at_80, control, bulk, readers, mixed]
+    summary.verify_rps_without_writes = mean(_codes_verified(r) for r in readers)
+    summary.verify_work_mixed = _verify_work(mixed, bulk_code)
+    summary.verify_work_without_writes = mean(_verify_work(r, bulk_code) for r in readers)
+    return [*done, at_80, control, bulk, readers[0], mixed, readers[1]]
 
 
 # Codes per bulk call in the mixed phases: uniform in REGISTRY_LOAD_BULK_MIN..MAX (100..1000).
 MEAN_BULK_CODES = 550
 
 
+def _scans_and_bulk_codes(phase: PhaseResult) -> tuple[float, float]:
+    scans = sum(e.rps for e in phase.endpoints if e.name.startswith("GET /01/"))
+    bulk = sum(e.rps for e in phase.endpoints if e.name == "POST /v1/verify")
+    return scans, bulk * MEAN_BULK_CODES
+
+
 def _codes_verified(phase: PhaseResult) -> float:
     """Codes verified per second: label scans, plus bulk calls times their mean size (a
     bulk call is hundreds of codes: counted as one request, the phase would be judged by
     how the CPU happened to split between scans and bulk calls)."""
-    scans = sum(e.rps for e in phase.endpoints if e.name.startswith("GET /01/"))
-    bulk = sum(e.rps for e in phase.endpoints if e.name == "POST /v1/verify")
-    return scans + bulk * MEAN_BULK_CODES
+    scans, bulk_codes = _scans_and_bulk_codes(phase)
+    return scans + bulk_codes
+
+
+def _verify_work(phase: PhaseResult, bulk_code_in_scans: float) -> float:
+    """Verification done per second, in label scans: a code verified in bulk counts as the
+    fraction of a scan it costs on this server (the bulk phase's codes/s against the
+    verify phase's scans/s, both from this run). Codes alone moved with how the CPU
+    happened to split between scans and bulk calls, a bulk code costing a fifth of a scan:
+    one run read 0.64 where scans rose 30% and bulk codes fell 47% (docs/decisions.md,
+    "Session 9")."""
+    scans, bulk_codes = _scans_and_bulk_codes(phase)
+    return scans + bulk_codes * bulk_code_in_scans
 
 
 def _ceiling(opts: Options, url: str, summary: Summary) -> list[PhaseResult]:

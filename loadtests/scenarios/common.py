@@ -9,6 +9,8 @@ file (written by `loadtests/seed.py`), shared by every user class.
 | REGISTRY_LOAD_RECALLED_SHARE | 0.05 | share of scans / bulk codes of a recalled batch |
 | REGISTRY_LOAD_BULK_MIN, _MAX | 100, 1000 | codes per `POST /v1/verify` (uniform) |
 | REGISTRY_LOAD_RATE | 0 | requests/s per user (`constant_throughput`); 0 = no pause |
+| REGISTRY_LOAD_LINK_RTT | 0.2 | seconds a cooperative's phone waits between appends: the |
+|   |   | round trip of its village link (0 = a client next to the server) |
 | REGISTRY_LOAD_WEIGHT_CONSUMER, _PLATFORM, _COOPERATIVE | 40, 2, 1 | user mix |
 | REGISTRY_LOAD_USERS | consumer,platform,cooperative | user classes offered; `healthz` |
 |   |   | adds the framework-ceiling user |
@@ -49,6 +51,7 @@ class LoadConfig:
     bulk_min: int
     bulk_max: int
     rate: float
+    link_rtt: float
     users: frozenset[str]
 
     @classmethod
@@ -63,6 +66,7 @@ class LoadConfig:
             bulk_min=bulk_min,
             bulk_max=max(bulk_min, _int("BULK_MAX", 1000)),
             rate=_float("RATE", 0.0),
+            link_rtt=_float("LINK_RTT", 0.2),
             users=frozenset(u.strip() for u in users.split(",") if u.strip()),
         )
 
@@ -93,6 +97,17 @@ def wait_time() -> Callable[..., float]:
     """Pause between tasks: a fixed per-user rate if REGISTRY_LOAD_RATE is set, else none."""
     rate = config().rate
     return constant_throughput(rate) if rate > 0 else constant(0)
+
+
+def link_wait_time() -> Callable[..., float]:
+    """A cooperative's pause between appends: REGISTRY_LOAD_RATE if set, else the round trip
+    of its link. A cooperative's phone posts an event and waits for the answer before the
+    next, so behind a 200 ms link it sends at most one append per round trip plus the
+    server's time. A generator next to the server has no such trip: a
+    user with no pause posts as fast as the server answers, and its write load grows as
+    appends get faster (docs/decisions.md, "Session 9")."""
+    cfg = config()
+    return constant_throughput(cfg.rate) if cfg.rate > 0 else constant(cfg.link_rtt)
 
 
 class CodePicker:

@@ -1,5 +1,6 @@
 """Cooperatives: record `stored` events on the batches they hold, with an API key and an
-Idempotency-Key, as the field app's outbox does once it is online."""
+Idempotency-Key, as a member's phone does: one event at a time, each after the answer to the
+last and a round trip of the village link (REGISTRY_LOAD_LINK_RTT)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from datetime import UTC, datetime
 
 from locust import FastHttpUser, task
 
-from .common import seed_data, wait_time, weight
+from .common import link_wait_time, seed_data, weight
 
 _turns = itertools.count()
 
 
 class CooperativeUser(FastHttpUser):
     weight = weight("cooperative", 1)
-    wait_time = wait_time()
+    wait_time = link_wait_time()
 
     def on_start(self) -> None:
         cooperatives = seed_data()["cooperatives"]
