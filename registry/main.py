@@ -18,7 +18,7 @@ from registry.codes.digital_link import MAX_URL_LENGTH
 from registry.console.setup import install as install_console
 from registry.core.bounds import BodyLimit
 from registry.core.config import get_settings
-from registry.core.db import ServiceUnavailable, WalCheckpoints, get_engine, unit_of_work
+from registry.core.db import ServiceUnavailable, get_engine, unit_of_work, wal_checkpoints
 from registry.core.error_handlers import install_error_handlers
 from registry.core.guard import install_request_guard
 from registry.core.heap import freeze_start_up_heap
@@ -30,7 +30,7 @@ from registry.core.ratelimit import RateLimits
 from registry.jobs.router import router as jobs_router
 from registry.labels.router import router as labels_router
 from registry.log.append import STATS as LOG_STATS
-from registry.log.publisher import CheckpointThread
+from registry.log.publisher import checkpoint_thread
 from registry.log.router import router as log_router
 from registry.orgs.models import OrgKind
 from registry.orgs.router import router as orgs_router
@@ -73,9 +73,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         recorder.start()
     publisher = None
     if settings.log_enabled and settings.publish_checkpoints and not settings.redis_url:
-        publisher = CheckpointThread(app.state.engine, settings)
+        publisher = checkpoint_thread(app.state.engine, settings)
         publisher.start()
-    wal = WalCheckpoints.for_engine(app.state.engine)
+    wal = wal_checkpoints(app.state.engine)
     if wal is not None:
         wal.start()
     if getattr(app.state, "serving", False):

@@ -7,7 +7,6 @@ is registered with `after_commit`.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,12 +20,12 @@ from sqlmodel import Session, create_engine
 
 from registry.core.config import get_settings
 from registry.core.errors import Conflict, InvalidInput, RegistryError
+from registry.core.periodic import Periodic
 
 _AFTER_COMMIT = "after_commit_callbacks"
 _UNIT_OF_WORK = "unit_of_work"
 SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for the write lock
 IDLE_PING_SECONDS = 2.0  # a pooled PostgreSQL connection idle this long is pinged first
-log = logging.getLogger(__name__)
 
 
 class ServiceUnavailable(RegistryError):
@@ -226,9 +225,13 @@ def _transaction(bind: Engine) -> Iterator[Session]:
         session.close()
 
 
-class WalCheckpoints:
-    """SQLite: copies the write-ahead log into the database file every `interval` seconds,
-    on a thread and a connection of its own, so that no write transaction does it.
+WAL_CHECKPOINT_SECONDS = 0.5
+
+
+def wal_checkpoints(engine: Engine) -> Periodic | None:
+    """SQLite: a thread that copies the write-ahead log into the database file every half
+    second, so that no write transaction does it. None for PostgreSQL (which checkpoints
+    on its own) and for an in-memory database (no log).
 
     SQLite checkpoints at the commit that takes its log past 1,000 pages, inside that
     commit, and so inside a writer's turn (`_WriterQueue`): every append queued behind it
@@ -236,38 +239,18 @@ class WalCheckpoints:
     docs/decisions.md "Session 9"). A passive checkpoint never blocks readers or writers,
     and run this often the log stays far below that size, so commits rarely find a
     checkpoint to do (and SQLite's own remains the fallback if this thread stops)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    if engine.url.query.get("mode") == "memory":
+        return None
+    return Periodic("sqlite-checkpoints", WAL_CHECKPOINT_SECONDS, lambda: checkpoint_wal(engine))
 
-    def __init__(self, engine: Engine, *, interval: float = 0.5) -> None:
-        self._engine = engine
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
 
-    @classmethod
-    def for_engine(cls, engine: Engine) -> WalCheckpoints | None:
-        """The thread for a SQLite database in a file; None for PostgreSQL (which
-        checkpoints on its own) and for an in-memory database (no log)."""
-        database = engine.url.database
-        if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
-            return None
-        if engine.url.query.get("mode") == "memory":
-            return None
-        return cls(engine)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        connection = self._engine.raw_connection()
-        try:
-            while not self._stop.wait(self._interval):
-                try:
-                    connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except Exception:  # a locked or vanished file: try again next time
-                    log.warning("SQLite checkpoint failed", exc_info=True)
-        finally:
-            connection.close()
+def checkpoint_wal(engine: Engine) -> None:
+    """One passive checkpoint of a SQLite database's write-ahead log."""
+    connection = engine.raw_connection()
+    try:
+        connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    finally:
+        connection.close()

@@ -1,22 +1,18 @@
 """Publishing checkpoints periodically: integrate whatever is queued, then sign the tree.
 
 With Redis, Celery beat schedules the task (workers/tasks.py); without it, the API process
-runs `CheckpointThread`. Either way `publish_now` is the one code path.
+runs `checkpoint_thread`. Either way `publish_now` is the one code path.
 """
 
 from __future__ import annotations
-
-import logging
-import threading
 
 from sqlalchemy import Engine
 
 from registry.core.config import Settings
 from registry.core.db import unit_of_work
+from registry.core.periodic import Periodic
 from registry.log.append import integrate_all
 from registry.log.checkpoints import publish_checkpoint
-
-log = logging.getLogger(__name__)
 
 
 def publish_now(engine: Engine, settings: Settings) -> int | None:
@@ -30,25 +26,8 @@ def publish_now(engine: Engine, settings: Settings) -> int | None:
         return None if checkpoint is None else checkpoint.size
 
 
-class CheckpointThread:
+def checkpoint_thread(engine: Engine, settings: Settings) -> Periodic:
     """Publishes every `settings.checkpoint_interval` seconds inside this process."""
-
-    def __init__(self, engine: Engine, settings: Settings) -> None:
-        self._engine = engine
-        self._settings = settings
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="registry-checkpoints", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._settings.checkpoint_interval):
-            try:
-                publish_now(self._engine, self._settings)
-            except Exception:
-                log.exception("could not publish a log checkpoint")
+    return Periodic(
+        "registry-checkpoints", settings.checkpoint_interval, lambda: publish_now(engine, settings)
+    )

@@ -1,5 +1,5 @@
 """SQLite's write-ahead log is copied into the database file by a thread of its own
-(`WalCheckpoints`), not by whichever write transaction takes the log past 1,000 pages, so a
+(`wal_checkpoints`), not by whichever write transaction takes the log past 1,000 pages, so a
 writer never waits for a checkpoint inside another writer's turn (issue 15)."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from registry.core.db import WalCheckpoints, make_engine, unit_of_work
+from registry.core.db import checkpoint_wal, make_engine, unit_of_work, wal_checkpoints
+from registry.core.periodic import Periodic
 from registry.main import create_app
 
 
@@ -39,7 +40,7 @@ def test_the_thread_copies_the_log_into_the_database_file(tmp_path: Path) -> Non
     assert _rows_in_database_file(db, tmp_path) == 0
 
     engine = make_engine(url)
-    checkpoints = WalCheckpoints(engine, interval=0.05)
+    checkpoints = Periodic("sqlite-checkpoints", 0.05, lambda: checkpoint_wal(engine))
     checkpoints.start()
     try:
         deadline = time.monotonic() + 10
@@ -60,22 +61,39 @@ def test_the_thread_copies_the_log_into_the_database_file(tmp_path: Path) -> Non
     engine.dispose()
 
 
-def test_stop_ends_the_thread_and_gives_its_connection_back(tmp_path: Path) -> None:
+def test_a_checkpoint_gives_its_connection_back(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
-    checkpoints = WalCheckpoints(engine, interval=0.01)
-    checkpoints.start()
-    time.sleep(0.05)
-    checkpoints.stop()
-    assert not checkpoints._thread.is_alive()
+    checkpoint_wal(engine)
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     engine.dispose()
 
 
+def test_periodic_work_goes_on_after_a_failure_and_stops_when_told() -> None:
+    calls: list[int] = []
+
+    def work() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("first time")
+
+    periodic = Periodic("test-periodic", 0.01, work)
+    periodic.start()
+    deadline = time.monotonic() + 10
+    while len(calls) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    periodic.stop()
+    assert len(calls) >= 3
+    assert not periodic.running
+    stopped_at = len(calls)
+    time.sleep(0.05)
+    assert len(calls) == stopped_at
+
+
 def test_only_a_sqlite_file_gets_the_thread(tmp_path: Path) -> None:
     on_file = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
-    assert isinstance(WalCheckpoints.for_engine(on_file), WalCheckpoints)
+    assert isinstance(wal_checkpoints(on_file), Periodic)
     for url in ("sqlite://", "sqlite:///:memory:", "postgresql+psycopg://u@127.0.0.1:1/x"):
-        assert WalCheckpoints.for_engine(make_engine(url)) is None, url
+        assert wal_checkpoints(make_engine(url)) is None, url
 
 
 def _checkpoint_threads() -> int:

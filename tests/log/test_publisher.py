@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from registry.core.config import Settings
 from registry.core.queue import PUBLISH_CHECKPOINT, bound_engine
-from registry.log.publisher import CheckpointThread
+from registry.log.publisher import checkpoint_thread
 from tests.factories import World, harvested
 from workers.app import beat_schedule
 from workers.tasks import publish_checkpoint
@@ -39,7 +39,7 @@ def test_the_task_integrates_and_publishes_once_per_change(world: World) -> None
 
 def test_the_in_process_thread_publishes(world: World) -> None:
     world.new_batch()
-    publisher = CheckpointThread(world.engine, Settings(checkpoint_interval=0.05))
+    publisher = checkpoint_thread(world.engine, Settings(checkpoint_interval=0.05))
     publisher.start()
     try:
         for _ in range(400):
