@@ -93,21 +93,16 @@ def weight(name: str, default: int) -> int:
     return _int(f"WEIGHT_{name.upper()}", default)
 
 
-def wait_time() -> Callable[..., float]:
-    """Pause between tasks: a fixed per-user rate if REGISTRY_LOAD_RATE is set, else none."""
+def wait_time(pause: float = 0.0) -> Callable[..., float]:
+    """Pause between tasks: a fixed per-user rate if REGISTRY_LOAD_RATE is set, else `pause`.
+
+    Cooperatives pass their link's round trip (REGISTRY_LOAD_LINK_RTT): a phone posts an
+    event and waits for the answer before the next, so behind a 200 ms link it sends at most
+    one append per round trip plus the server's time. A user next to the server with no
+    pause posts as fast as the server answers, and its write load grows as appends get
+    faster (docs/decisions.md, "Session 9")."""
     rate = config().rate
-    return constant_throughput(rate) if rate > 0 else constant(0)
-
-
-def link_wait_time() -> Callable[..., float]:
-    """A cooperative's pause between appends: REGISTRY_LOAD_RATE if set, else the round trip
-    of its link. A cooperative's phone posts an event and waits for the answer before the
-    next, so behind a 200 ms link it sends at most one append per round trip plus the
-    server's time. A generator next to the server has no such trip: a
-    user with no pause posts as fast as the server answers, and its write load grows as
-    appends get faster (docs/decisions.md, "Session 9")."""
-    cfg = config()
-    return constant_throughput(cfg.rate) if cfg.rate > 0 else constant(cfg.link_rtt)
+    return constant_throughput(rate) if rate > 0 else constant(pause)
 
 
 class CodePicker:

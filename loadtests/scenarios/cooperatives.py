@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 
 from locust import FastHttpUser, task
 
-from .common import link_wait_time, seed_data, weight
+from .common import config, seed_data, wait_time, weight
 
 _turns = itertools.count()
 
 
 class CooperativeUser(FastHttpUser):
     weight = weight("cooperative", 1)
-    wait_time = link_wait_time()
+    wait_time = wait_time(config().link_rtt)
 
     def on_start(self) -> None:
         cooperatives = seed_data()["cooperatives"]

@@ -105,11 +105,9 @@ def ingest_scans(
 
 def _json_rows(rows: list[tuple[Any, ...]]) -> tuple[str]:
     """SQLite: rows as one JSON array, the one parameter of a statement that reads it with
-    `json_each` (`Statement`) and so writes every row in one step. The driver's executemany
-    releases and takes back the GIL for every row it steps, and each time back waited for
-    the label scans' event loop with the database's one write lock held: a 1,000-scan flush
-    held it tens of milliseconds while a cooperative's append queued behind it (issue 15;
-    docs/decisions.md, "Session 9")."""
+    `json_each` (`Statement`), so SQLite writes them all in one step with the GIL released.
+    The driver's executemany took the GIL back for every row, each time behind the label
+    scans' event loop, with the write lock held (issue 15; docs/decisions.md, "Session 9")."""
     return (orjson.dumps(rows).decode(),)
 
 
