@@ -1,0 +1,127 @@
+"""A request's CPU in process, without HTTP: the app called with ASGI scopes in a loop on
+one event loop, main-thread CPU per request (`time.thread_time`), for the registry's label
+scan (a seeded workdir's genuine codes, JSON) and for the bare app's `/healthz`
+(loadtests/bare.py). What uvicorn adds to both is left out; what is left is the part of a
+scan the registry's own code decides.
+
+    .venv/bin/python -m loadtests.run --mode wrk --seconds 5     # (or any run) seeds loadtests/out
+    .venv/bin/python -m loadtests.inprocess                      # both, 20,000 requests each
+    .venv/bin/python -m loadtests.inprocess --app scan --profile # and cProfile's top functions
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message
+
+from loadtests.server import BENCH_RATE_LIMITS
+
+WARM_UP = 2_000
+GENUINE = b'{"verdict":"genuine"'
+
+
+def _scope(path: str) -> dict[str, Any]:
+    route, _, query = path.partition("?")
+    return {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1", "method": "GET", "scheme": "http", "root_path": "",
+        "path": route, "raw_path": route.encode(), "query_string": query.encode(),
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"application/json"),
+                    (b"user-agent", b"inprocess")],
+        "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000), "state": {},
+    }  # fmt: skip
+
+
+async def _receive() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _measure(
+    app: ASGIApp, paths: list[str], expect: bytes, profile: cProfile.Profile | None
+) -> float:
+    """Main-thread CPU seconds per request, past a warm-up; every answer must be a 200
+    whose body starts with `expect` (a genuine verdict, for scans)."""
+    statuses: set[int] = set()
+    wrong: list[bytes] = []
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.add(message["status"])
+        elif message["type"] == "http.response.body" and not message["body"].startswith(expect):
+            wrong.append(message["body"][:200])
+
+    for path in paths[:WARM_UP]:
+        await app(_scope(path), _receive, send)
+    start = time.thread_time()
+    if profile:
+        profile.enable()
+    for path in paths:
+        await app(_scope(path), _receive, send)
+    if profile:
+        profile.disable()
+    spent = (time.thread_time() - start) / len(paths)
+    if statuses != {200} or wrong:
+        raise SystemExit(f"unexpected answers: statuses {sorted(statuses)}; {wrong[:1]}")
+    return spent
+
+
+async def _served(
+    app: ASGIApp, paths: list[str], expect: bytes, profile: cProfile.Profile | None
+) -> float:
+    """`_measure` between the app's lifespan startup and shutdown."""
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    outbox: asyncio.Queue[Message] = asyncio.Queue()
+    await inbox.put({"type": "lifespan.startup"})
+    lifespan = asyncio.ensure_future(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, outbox.put)
+    )
+    started = await outbox.get()
+    if started["type"] != "lifespan.startup.complete":
+        raise SystemExit(f"the app did not start: {started}")
+    try:
+        return await _measure(app, paths, expect, profile)
+    finally:
+        await inbox.put({"type": "lifespan.shutdown"})
+        await outbox.get()
+        await lifespan
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--workdir", type=Path, default=Path("loadtests/out"))
+    p.add_argument("--app", choices=["both", "scan", "bare"], default="both")
+    p.add_argument("--requests", type=int, default=20_000)
+    p.add_argument("--profile", action="store_true", help="cProfile the scans' loop")
+    a = p.parse_args()
+    data = orjson.loads((a.workdir / "data.json").read_bytes())
+    os.environ.update(BENCH_RATE_LIMITS)
+    os.environ["REGISTRY_DATABASE_URL"] = f"sqlite:///{(a.workdir / 'load.db').resolve()}"
+    os.environ["REGISTRY_LOG_LEVEL"] = "WARNING"
+    os.environ.pop("REGISTRY_REDIS_URL", None)
+    for which in ["bare", "scan"] if a.app == "both" else [a.app]:
+        profile = cProfile.Profile() if a.profile and which == "scan" else None
+        if which == "bare":
+            from loadtests.bare import app as bare
+
+            app, paths, expect = bare, ["/healthz"] * a.requests, b'{"status":"ok"}'
+        else:
+            from registry.main import app_factory
+
+            app, paths, expect = app_factory(), data["genuine"][: a.requests], GENUINE
+        spent = asyncio.run(_served(app, paths, expect, profile))
+        print(f"{which}: {spent * 1e6:.1f} us of main-thread CPU per request ({len(paths):,})")
+        if profile:
+            pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+
+
+if __name__ == "__main__":
+    main()

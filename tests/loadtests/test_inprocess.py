@@ -1,0 +1,60 @@
+"""`loadtests.inprocess`, the in-process cost of a scan and of the bare app: it measures
+only genuine answers, and says so when a workdir's codes answer anything else. Its
+figures are never asserted."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from loadtests.seed import seed
+from loadtests.server import fresh_database
+from registry.core.db import make_engine
+from registry.migrate import upgrade
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _seeded(workdir: Path) -> Path:
+    engine = make_engine(fresh_database("sqlite", workdir))
+    upgrade(engine)
+    data = seed(engine, codes=200, brands=1, cooperatives=1, batches_per_cooperative=2)
+    engine.dispose()
+    data.write(workdir / "data.json")
+    return workdir / "data.json"
+
+
+def _run(workdir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "loadtests.inprocess", "--workdir", str(workdir),
+         "--requests", "150"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_it_measures_genuine_scans_and_the_bare_app(tmp_path: Path) -> None:
+    _seeded(tmp_path)
+    done = _run(tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    genuine = len(orjson.loads((tmp_path / "data.json").read_bytes())["genuine"])
+    counts = ["(150)", f"({min(150, genuine)})"]
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["bare", "scan"]
+    for line, count in zip(lines, counts, strict=True):
+        assert re.fullmatch(r"\w+: [0-9.]+ us of main-thread CPU per request \(\d+\)", line)
+        assert line.endswith(count), line
+
+
+def test_codes_that_are_not_genuine_fail_the_run(tmp_path: Path) -> None:
+    data_path = _seeded(tmp_path)
+    data = orjson.loads(data_path.read_bytes())
+    data["genuine"] = data["forged"]
+    data_path.write_bytes(orjson.dumps(data))
+    done = _run(tmp_path)
+    assert done.returncode != 0
+    assert "unexpected answers" in done.stderr
+    assert '"verdict":"invalid"' in done.stderr
