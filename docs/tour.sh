@@ -20,6 +20,9 @@ H="Authorization: Bearer"
 J="Content-Type: application/json"
 
 # 1. Schema, the first admin key (shown once), and the server; wait until it answers.
+# (The tour's keys open its own server only: with the demo still on this port, stop it.)
+! curl -s "$BASE/healthz" > /dev/null ||
+  { echo "something already answers on $BASE: stop it or set PORT=8123 first" >&2; false; }
 $REGISTRY db upgrade
 ADMIN=$($REGISTRY admin create-org --name "Registry admin" --kind admin --json | jget api_key)
 $REGISTRY serve --port "$PORT" > "$TOUR/server.log" 2>&1 &

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,32 @@ def test_the_tour_runs_against_a_fresh_server() -> None:
         assert (files / "codes.csv").read_text().count(f"127.0.0.1:{port}/01/") == 100
     finally:
         shutil.rmtree(files, ignore_errors=True)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the tour uses curl")
+def test_the_tour_stops_when_another_server_has_its_port() -> None:
+    """A newcomer who left `registry demo` running on 8000 got a bare 401 from the tour's
+    first call (its admin key, sent to the demo); now the tour names the cause first."""
+    port = _free_port()
+    other = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=ROOT / "docs", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+        env |= {"PORT": str(port), "REGISTRY": str(Path(sys.executable).parent / "registry")}
+        result = subprocess.run(
+            ["bash", "-eo", "pipefail", str(TOUR)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        other.terminate()
+        other.wait(timeout=10)
+    assert result.returncode != 0
+    assert f"something already answers on http://127.0.0.1:{port}" in result.stderr
+    assert "is at head" not in result.stdout + result.stderr  # no database was made
