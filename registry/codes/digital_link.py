@@ -246,13 +246,8 @@ def parse_parts(gtin: str, lot: str, serial: str, digsig: str | None) -> LabelCo
             actual="none",
         )
     key_id, signature = decode_digsig(digsig)
-    return LabelCode(
-        gtin=_canonical_gtin(gtin),
-        lot=_checked_text(lot, "lot"),
-        serial=_checked_text(serial, "serial"),
-        key_id=key_id,
-        signature=signature,
-    )
+    # The lot and serial are checked by LabelCode itself, once.
+    return LabelCode(_canonical_gtin(gtin), lot, serial, key_id, signature)
 
 
 def _join_element_string(gtin: str, lot: str, serial: str) -> bytes:

@@ -64,14 +64,16 @@ class MemoryWindows:
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._counts: dict[str, tuple[int, int, int]] = {}  # window, previous, current
+        # (limit, identity) -> window, previous, current. The library's own key (`key_for`,
+        # a string) cost four times the lookup and is only needed where Redis stores it.
+        self._counts: dict[tuple[RateLimitItem, tuple[str, ...]], tuple[int, int, int]] = {}
 
     def hit(self, item: RateLimitItem, *identity: str) -> int | None:
         """None if the request may go on (and it is counted), else the seconds until it may
         be retried."""
         now, period = self._clock(), item.get_expiry()
         window = int(now / period)  # (the library's arithmetic, to the last bit)
-        key = item.key_for(*identity)
+        key = (item, identity)
         held, previous, current = self._counts.get(key, (window, 0, 0))
         if held != window:
             previous, current = (current if held == window - 1 else 0), 0

@@ -76,8 +76,12 @@ def issued(
             ReasonCode.unknown_batch, f"no batch has GTIN {code.gtin} and lot {code.lot!r}"
         )
     number = parse_serial(code.serial)
-    found = [(b, _issued_run(facts.runs.get(b.id, []), number)) for b in candidates]
-    batch, run = next(((b, r) for b, r in found if r is not None), (candidates[0], None))
+    batch, run = candidates[0], None
+    for candidate in candidates:
+        run = _issued_run(facts.runs.get(candidate.id, []), number)
+        if run is not None:
+            batch = candidate
+            break
     if run is None:
         return _invalid(
             ReasonCode.unknown_serial,
