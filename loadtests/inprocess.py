@@ -2,7 +2,9 @@
 one event loop, main-thread CPU per request (`time.thread_time`), for the registry's label
 scan (a seeded workdir's genuine codes, JSON) and for the bare app's `/healthz`
 (loadtests/bare.py). What uvicorn adds to both is left out; what is left is the part of a
-scan the registry's own code decides.
+scan the registry's own code decides. Each run records its scans into the workdir's
+database, so compare two trees on fresh copies of one seeded workdir, alternating, and
+take medians (one run to the next varies by a few microseconds on a shared machine).
 
     .venv/bin/python -m loadtests.run --mode wrk --seconds 5     # (or any run) seeds loadtests/out
     .venv/bin/python -m loadtests.inprocess                      # both, 20,000 requests each
