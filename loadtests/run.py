@@ -235,8 +235,8 @@ def _locust_phases(
     # the bulk phase's codes/s.
     bulk_code = verify.total.rps / summary.bulk_codes_per_s if summary.bulk_codes_per_s else 0
     summary.bulk_code_in_scans = bulk_code
-    summary.verify_rps_mixed = _codes_verified(mixed)
-    summary.verify_rps_without_writes = mean(_codes_verified(r) for r in readers)
+    summary.verify_rps_mixed = _verify_work(mixed)
+    summary.verify_rps_without_writes = mean(_verify_work(r) for r in readers)
     summary.verify_work_mixed = _verify_work(mixed, bulk_code)
     summary.verify_work_without_writes = mean(_verify_work(r, bulk_code) for r in readers)
     return [*done, at_80, control, bulk, readers[0], mixed, readers[1]]
@@ -246,29 +246,17 @@ def _locust_phases(
 MEAN_BULK_CODES = 550
 
 
-def _scans_and_bulk_codes(phase: PhaseResult) -> tuple[float, float]:
-    scans = sum(e.rps for e in phase.endpoints if e.name.startswith("GET /01/"))
-    bulk = sum(e.rps for e in phase.endpoints if e.name == "POST /v1/verify")
-    return scans, bulk * MEAN_BULK_CODES
-
-
-def _codes_verified(phase: PhaseResult) -> float:
-    """Codes verified per second: label scans, plus bulk calls times their mean size (a
-    bulk call is hundreds of codes: counted as one request, the phase would be judged by
-    how the CPU happened to split between scans and bulk calls)."""
-    scans, bulk_codes = _scans_and_bulk_codes(phase)
-    return scans + bulk_codes
-
-
-def _verify_work(phase: PhaseResult, bulk_code_in_scans: float) -> float:
+def _verify_work(phase: PhaseResult, bulk_code_in_scans: float = 1.0) -> float:
     """Verification done per second, in label scans: a code verified in bulk counts as the
     fraction of a scan it costs on this server (the bulk phase's codes/s against the
-    verify phase's scans/s, both from this run). Codes alone moved with how the CPU
-    happened to split between scans and bulk calls, a bulk code costing a fifth of a scan:
-    one run read 0.64 where scans rose 30% and bulk codes fell 47% (docs/decisions.md,
-    "Session 9")."""
-    scans, bulk_codes = _scans_and_bulk_codes(phase)
-    return scans + bulk_codes * bulk_code_in_scans
+    verify phase's scans/s, both from this run). With 1, the codes verified per second
+    (bulk calls times their mean size: counted as one request, a call of hundreds of codes
+    would judge the phase by how the CPU happened to split between scans and bulk calls).
+    Codes alone still moved with that split, a bulk code costing a fifth of a scan: one run
+    read 0.64 where scans rose 30% and bulk codes fell 47% (docs/decisions.md, "Session 9")."""
+    scans = sum(e.rps for e in phase.endpoints if e.name.startswith("GET /01/"))
+    bulk = sum(e.rps for e in phase.endpoints if e.name == "POST /v1/verify")
+    return scans + bulk * MEAN_BULK_CODES * bulk_code_in_scans
 
 
 def _ceiling(opts: Options, url: str, summary: Summary) -> list[PhaseResult]:

@@ -161,9 +161,7 @@ class MemoryDeviceCounter:
             return [], False
         with self._lock:
             missing = [key for key in dict.fromkeys(keys) if key not in self._codes]
-            if not missing:  # a code held: the usual scan
-                return missing, False
-            if self._lot_serials is None:
+            if not missing or self._lot_serials is None:  # not missing: the usual scan
                 return missing, False
             if any((key[0], key[1]) not in self._durable for key in missing):
                 return missing, True
