@@ -12,12 +12,17 @@ from contextlib import contextmanager
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from limits import parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.asyncio import ConnectionPool
 from sqlalchemy import Engine
 
 from registry.core.bounds import BodyLimit
 from registry.core.clients import resolve_client_address
 from registry.core.config import Settings, get_settings, parse_networks
-from registry.core.ratelimit import RateLimits
+from registry.core.ratelimit import RateLimits, WireStorage
+from registry.core.redis_wire import RedisWire
 from registry.core.routes import RouteInfo
 from registry.main import create_app
 from tests.dbtools import assert_error
@@ -112,6 +117,62 @@ def test_two_app_instances_share_the_limit_through_redis(engine: Engine, redis_u
         keys = list(client.scan_iter(f"{prefix}*"))
         assert keys, "the counters should have been kept in Redis"
         client.delete(*keys)
+        client.close()
+
+
+def test_the_wire_storage_counts_as_the_library_does_in_redis(redis_url: str) -> None:
+    """The hit sent on our own connection (`WireStorage`) against the library's own Redis
+    storage: the same hits get the same answers, and the library reads our counts (the
+    same keys, the same script)."""
+    item = parse("4/second")
+    ours_prefix, theirs_prefix = (f"registry-rl-test-{uuid.uuid4().hex[:8]}" for _ in "ab")
+
+    async def run() -> list[tuple[object, ...]]:
+        wire, pool = RedisWire(redis_url), ConnectionPool.from_url(redis_url)
+        ours = SlidingWindowCounterRateLimiter(
+            WireStorage(
+                "async+" + redis_url,
+                wire=wire,
+                implementation="redispy",
+                key_prefix=ours_prefix,
+                connection_pool=pool,
+            )
+        )
+        theirs = SlidingWindowCounterRateLimiter(
+            RedisStorage(
+                "async+" + redis_url,
+                implementation="redispy",
+                key_prefix=theirs_prefix,
+                connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis-py
+            )
+        )
+        seen = []
+        try:
+            for step in range(12):
+                if step == 6:
+                    await asyncio.sleep(1.1)  # the window moves on
+                who = "a" if step % 3 else "b"
+                # Each hit's answer, and the window as the library reads it afterwards.
+                for limiter in (ours, theirs):
+                    hit = await limiter.hit(item, "public", "address", who)
+                    stats = await limiter.get_window_stats(item, "public", "address", who)
+                    seen.append((limiter is ours, step, hit, stats.remaining))
+        finally:
+            wire.close()
+            await pool.disconnect()
+        return seen
+
+    try:
+        seen = asyncio.run(run())
+        ours = [entry[1:] for entry in seen if entry[0]]
+        assert ours == [entry[1:] for entry in seen if not entry[0]]
+        assert {hit for _, hit, _ in ours} == {True, False}  # both answers were exercised
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        for prefix in (ours_prefix, theirs_prefix):
+            keys = list(client.scan_iter(f"{prefix}*"))
+            if keys:
+                client.delete(*keys)
         client.close()
 
 

@@ -44,6 +44,32 @@ def test_concurrent_commands_get_their_own_replies(redis_url: str) -> None:
         plain.close()
 
 
+def test_the_commands_of_one_loop_turn_leave_in_one_write(redis_url: str) -> None:
+    # Each write is a system call that also delivers the bytes to Redis: under load, a turn
+    # of the event loop starts many scans' commands.
+    async def run() -> None:
+        wire = RedisWire(redis_url)
+        await wire.call("PING")  # connected
+        transport = wire._links[asyncio.get_running_loop()].transport
+        assert transport is not None
+        writes: list[bytes] = []
+        real = transport.write
+
+        def write(data: bytes | bytearray | memoryview) -> None:
+            writes.append(bytes(data))
+            real(data)
+
+        transport.write = write  # type: ignore[method-assign]
+        replies = await asyncio.gather(*(wire.call("ECHO", str(n)) for n in range(50)))
+        assert replies == [str(n).encode() for n in range(50)]
+        assert len(writes) == 1
+        assert await wire.call("ECHO", "next turn") == b"next turn"
+        assert len(writes) == 2
+        wire.close()
+
+    asyncio.run(run())
+
+
 def test_the_database_of_the_url_is_selected(redis_url: str) -> None:
     key = f"wire-test:{uuid.uuid4().hex}"
     plain = redis.Redis.from_url(redis_url)
