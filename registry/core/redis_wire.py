@@ -1,13 +1,14 @@
 """The scan path's Redis commands on one pipelined connection per event loop.
 
-A label scan with Redis makes two round trips of its own (the change board's tokens and
-the device counter's script). Through redis-py's asyncio client each cost 75-100 us of
-the event loop's time on this project's machines (a pooled connection checked out and
+A label scan with Redis makes three round trips (the rate limit's hit, the change board's
+tokens, the device counter's script). Through redis-py's asyncio client each cost 75-130 us
+of the event loop's time on this project's machines (a pooled connection checked out and
 back, `wait_for` with its task, instrumentation, the command packed argument by argument),
-more than the rest of the scan. Here the commands of every scan share one connection:
-the commands asked for in one turn of the event loop are written together, and the
-replies, which Redis sends in order, are parsed by hiredis and handed to the waiting
-futures in that order (about 25 us a command).
+more than the rest of the scan. Here each owner's commands (the rate limits', the change
+board's, the device counter's) share one connection per event loop: the commands asked for
+in one turn of the loop are written together, and the replies, which Redis sends in order,
+are parsed by hiredis and handed to the waiting futures in that order (46 us of CPU a
+command one at a time, 9 us in a turn of fifty: docs/decisions.md, "Session 11").
 
 Failures raise redis-py's exceptions, so callers keep their handlers: a connection that
 cannot be made or is lost raises `redis.ConnectionError`, a reply later than `timeout`
