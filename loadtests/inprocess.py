@@ -111,18 +111,22 @@ def main() -> None:
         "--backend",
         choices=["sqlite", "postgres"],
         default="sqlite",
-        help=f"postgres: {PG_URL} (REGISTRY_LOAD_PG_URL) made afresh and seeded",
+        help="postgres: --pg-url made afresh and seeded",
     )
+    p.add_argument("--pg-url", default=PG_URL, help=f"(default {PG_URL}, REGISTRY_LOAD_PG_URL)")
     p.add_argument("--redis-url", help="REGISTRY_REDIS_URL for the scan's app (default none)")
     a = p.parse_args()
     if a.backend == "postgres":
-        url = fresh_database("postgres", a.workdir)
-        codes = str(max(a.requests + WARM_UP, 40_000))
+        # Its own data file: the workdir's data.json belongs with its load.db.
+        data_path = a.workdir / "data-postgres.json"
+        url = fresh_database("postgres", a.workdir, pg_url=a.pg_url)
+        codes = str(max(a.requests, WARM_UP) * 5 // 4)  # about 87% of codes are genuine
         seeding = [sys.executable, "-m", "loadtests.seed", "--database-url", url, "--codes", codes]
-        subprocess.run([*seeding, "--out", str(a.workdir / "data.json")], check=True)
+        subprocess.run([*seeding, "--out", str(data_path)], check=True)
     else:
+        data_path = a.workdir / "data.json"
         url = f"sqlite:///{(a.workdir / 'load.db').resolve()}"
-    data = orjson.loads((a.workdir / "data.json").read_bytes())
+    data = orjson.loads(data_path.read_bytes())
     os.environ.update(BENCH_RATE_LIMITS)
     os.environ["REGISTRY_DATABASE_URL"] = url
     os.environ["REGISTRY_LOG_LEVEL"] = "WARNING"

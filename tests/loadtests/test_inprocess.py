@@ -10,11 +10,14 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from loadtests.seed import seed
 from loadtests.server import fresh_database
 from registry.core.db import make_engine
 from registry.migrate import upgrade
+from tests.conftest import unavailable
+from tests.loadtests.test_smoke import SMOKE_PG_URL
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,6 +53,26 @@ def test_it_measures_genuine_scans_and_the_bare_app(tmp_path: Path) -> None:
             line,
         )
         assert line.endswith(count), line
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_it_measures_scans_with_postgresql_and_redis(tmp_path: Path, redis_url: str) -> None:
+    try:
+        fresh_database("postgres", tmp_path, pg_url=SMOKE_PG_URL)  # reachable?
+    except Exception as exc:  # any connection failure: skip or fail as configured
+        unavailable("PostgreSQL", exc)
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtests.inprocess", "--workdir", str(tmp_path),
+         "--requests", "150", "--app", "scan", "--backend", "postgres",
+         "--pg-url", SMOKE_PG_URL, "--redis-url", redis_url],
+        cwd=REPO, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert re.search(r"^scan: [0-9.]+ us of main-thread CPU per request, .* \(150\)$",
+                     done.stdout, re.M), done.stdout  # fmt: skip
+    assert (tmp_path / "data-postgres.json").exists()
+    assert not (tmp_path / "data.json").exists()  # the SQLite workdir's file is left alone
 
 
 def test_codes_that_are_not_genuine_fail_the_run(tmp_path: Path) -> None:
