@@ -1,7 +1,10 @@
-#!/usr/bin/env -S bash -eo pipefail
+#!/usr/bin/env bash
 # A tour of the API: one batch from an empty registry to a verified label. Paste it into a
-# shell from the repository (after `pip install -e .`), or run `bash -e docs/tour.sh`;
-# the test suite runs it (tests/core/test_tour.py). PORT=8123 picks another port.
+# shell from the repository (after `pip install -e .`), or run `bash docs/tour.sh`; the
+# test suite runs it (tests/core/test_tour.py). PORT=8123 picks another port. It runs in a
+# subshell that stops at the first failing step, and leaves your shell as it was.
+(
+set -eo pipefail
 PORT=${PORT:-8000}
 REGISTRY=${REGISTRY:-.venv/bin/registry}
 BASE=http://127.0.0.1:$PORT
@@ -27,6 +30,7 @@ $REGISTRY db upgrade
 ADMIN=$($REGISTRY admin create-org --name "Registry admin" --kind admin --json | jget api_key)
 $REGISTRY serve --port "$PORT" > "$TOUR/server.log" 2>&1 &
 SERVER=$!
+trap 'kill "$SERVER" 2> /dev/null' EXIT  # the server stops with the tour, however it ends
 for _ in $(seq 100); do curl -sf "$BASE/healthz" > /dev/null && break; sleep 0.2; done
 curl -sS --fail-with-body "$BASE/readyz"; echo
 
@@ -90,4 +94,5 @@ curl -sS --fail-with-body -H 'Accept: application/json' "$LABEL_URL" | jget verd
 
 # More to try: the transparency log's signed checkpoint (GET /v1/log/checkpoint), a
 # regulator's export (GET /v1/audit/export), the cooperative console (/console/).
-kill "$SERVER"; echo "tour done; its files are in $TOUR"
+echo "tour done; its files are in $TOUR"
+)
