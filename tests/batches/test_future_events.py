@@ -74,8 +74,10 @@ def test_next_years_quota_cannot_be_borrowed(client: TestClient, engine: Engine)
         assert_error(r, 422, "FutureEvent")
         r = world.append(batch, world.coop, _harvest(15_000, ahead, now))
         assert_error(r, 422, "FutureEvent", f"harvest_date {ahead}")
-        # Tomorrow (in the event's own offset) is the future too.
-        r = world.append(batch, world.coop, _harvest(1, today + timedelta(days=1), now))
+        # Tomorrow (in the event's own offset) is the future too, once its midnight is more
+        # than the tolerance away: so not the day after a moment minutes before midnight.
+        tomorrow = (now + timedelta(hours=1)).date() + timedelta(days=1)
+        r = world.append(batch, world.coop, _harvest(1, tomorrow, now))
         assert_error(r, 422, "FutureEvent", "harvest_date")
     # The quota of the current year still holds.
     assert_error(world.append(batch, world.coop, _harvest(1, today, now)), 409, "QuotaExceeded")
