@@ -51,15 +51,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="the tour uses curl")
-def test_the_tour_runs_against_a_fresh_server() -> None:
-    port = _free_port()
+def _tour_env(port: int) -> dict[str, str]:
+    """The tour's environment: no REGISTRY_ settings of the test run, this venv's tools."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    env |= {
+    return env | {
         "PORT": str(port),
         "REGISTRY": str(Path(sys.executable).parent / "registry"),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     }
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the tour uses curl")
+def test_the_tour_runs_against_a_fresh_server() -> None:
+    port = _free_port()
+    env = _tour_env(port)
     result = subprocess.run(
         ["bash", str(TOUR)],  # as the README says to run it: the script sets its own -e
         cwd=ROOT,
@@ -105,8 +110,7 @@ def test_the_tour_stops_when_another_server_has_its_port() -> None:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.05)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-        env |= {"PORT": str(port), "REGISTRY": str(Path(sys.executable).parent / "registry")}
+        env = _tour_env(port)
         pasted = _readme_tour() + "echo the shell goes on\n"
         result = subprocess.run(
             ["bash", "--norc", "--noprofile", "-i"],  # a terminal's shell, as pasted into
