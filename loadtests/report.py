@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from loadtests.phases import REPO, PhaseResult
+from loadtests.scenarios.fresh import RELOAD_SHARE
+
+RELOADS = RELOAD_SHARE / (1 + RELOAD_SHARE)  # of consumers' page loads, reloads
 
 
 @dataclass
@@ -29,6 +32,10 @@ class Summary:
     label_verify_per_s: float | None = None
     wrk_ceiling_rps: float | None = None
     wrk_verify_rps: float | None = None
+    # Of the verify phase's signature checks, the share the server remembered (reloads:
+    # loadtests/scenarios/fresh.py); from its /metrics, with 1 worker only
+    remembered: float | None = None
+    wrk_remembered: float | None = None
     wrk_bulk_codes_per_s: float | None = None
     # issue 15: a cooperative's appends while consumers and platforms flood verification
     appends: int | None = None
@@ -123,6 +130,13 @@ def render(
             ">= 0.5 (1 process)",
             None if ratio is None or workers != 1 else ratio >= 0.5,
         ),
+        (
+            "signatures remembered in the verify phase (Locust; reloads alone: "
+            f"{RELOADS:.0%})",
+            _fmt(summary.remembered, ".0%"),
+            "",
+            None,
+        ),
         ("bare FastAPI req/s (wrk)", _fmt(summary.wrk_ceiling_rps), "", None),
         ("single-code verify req/s (wrk)", _fmt(summary.wrk_verify_rps), "", None),
         (
@@ -130,6 +144,12 @@ def render(
             _fmt(wrk_ratio, ".2f"),
             ">= 0.5 (1 process)",
             None if wrk_ratio is None or workers != 1 else wrk_ratio >= 0.5,
+        ),
+        (
+            f"signatures remembered in the verify phase (wrk; reloads alone: {RELOADS:.0%})",
+            _fmt(summary.wrk_remembered, ".0%"),
+            "",
+            None,
         ),
         (
             f"verify p99 at 80% load ({_fmt(summary.rps_at_80)} req/s offered, "

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
@@ -26,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from loadtests import seed
 from loadtests.phases import PhaseResult, run_locust, run_wrk, wrk_available, wrk_script
 from loadtests.report import Summary, render
+from loadtests.scenarios.fresh import RELOAD_SHARE, take_codes
 from loadtests.server import PG_URL, Server, drop_database, fresh_database
 from registry.codes.digital_link import build_url, decode_digsig, parse_url
 from registry.codes.signature import KeySet, PublicKey, key_id_for, verify_label
@@ -105,7 +108,9 @@ def _parse(argv: list[str] | None) -> Options:
         "(loadtests/scenarios/common.py); 0: post as fast as the server answers",
     )
     p.add_argument("--bulk-users", type=int, default=4)
-    p.add_argument("--codes", type=int, default=int(env("REGISTRY_LOAD_CODES", "40000")))
+    # Consumers scan fresh codes (loadtests/scenarios/fresh.py): enough for a default run's
+    # verify phases on a fast machine.
+    p.add_argument("--codes", type=int, default=int(env("REGISTRY_LOAD_CODES", "300000")))
     p.add_argument("--redis", action="store_true", help=f"REGISTRY_REDIS_URL={REDIS_URL}")
     p.add_argument("--mode", choices=["locust", "wrk", "both"], default="both")
     p.add_argument("--smoke", action="store_true", help="a few seconds; exit 1 on any failure")
@@ -149,13 +154,26 @@ def _locust_phases(
     server: Server, opts: Options, data_path: Path, summary: Summary
 ) -> list[PhaseResult]:
     common = {"data_path": data_path, "workdir": opts.workdir}
-    done = [
-        run_locust(server, name="warm-up", user_classes=["ConsumerUser"], users=opts.users,
-                   seconds=5, note="fills caches and connection pools; not judged", **common),
-        run_locust(server, name="verify", user_classes=["ConsumerUser"], users=opts.users,
-                   seconds=opts.seconds, **common),
-    ]  # fmt: skip
-    verify = done[1]
+    warm_up = run_locust(
+        server,
+        name="warm-up",
+        user_classes=["ConsumerUser"],
+        users=opts.users,
+        seconds=5,
+        note="fills caches and connection pools; not judged",
+        **common,
+    )
+    before = _signatures(server, opts)
+    verify = run_locust(
+        server,
+        name="verify",
+        user_classes=["ConsumerUser"],
+        users=opts.users,
+        seconds=opts.seconds,
+        **common,
+    )
+    summary.remembered = _remembered(before, _signatures(server, opts))
+    done = [warm_up, verify]
     summary.verify_rps = verify.total.rps
     target = 0.8 * verify.total.rps
     paced = {"REGISTRY_LOAD_RATE": f"{target / opts.paced_users:.4f}"}
@@ -288,24 +306,61 @@ def _wrk_phases(
         summary.notes.append("wrk is not installed (`apt-get install wrk`): no wrk phases.")
         return []
     w = opts.workdir
-    verify = wrk_script([("GET", p, None) for p in data.genuine[:20000]], w / "wrk-verify.lua")
+    verify = wrk_script([("GET", p, None) for p in _fresh_scans(opts, data)], w / "wrk-verify.lua")
     base = "http://127.0.0.1:8000"
     bodies = [
         orjson.dumps({"codes": [base + p for p in data.genuine[i * 1000 : (i + 1) * 1000]]})
         for i in range(min(8, len(data.genuine) // 1000))
     ]
     bulk = wrk_script([("POST", "/v1/verify", b.decode()) for b in bodies], w / "wrk-bulk.lua")
-    c = opts.users
+    before = _signatures(server, opts)
     done = [
         run_wrk(server, name="wrk verify", endpoint="GET /01/…/21/… genuine", script=verify,
-                connections=c, seconds=opts.seconds,
-                note="genuine codes only; statuses checked, verdicts not"),
-        run_wrk(server, name="wrk bulk", endpoint="POST /v1/verify (1000 genuine)",
-                script=bulk, connections=opts.bulk_users, seconds=opts.seconds),
+                connections=opts.users, seconds=opts.seconds,
+                note="fresh genuine codes, some loaded twice (as phones reload); statuses "
+                "checked, verdicts not"),
     ]  # fmt: skip
+    summary.wrk_remembered = _remembered(before, _signatures(server, opts))
+    done.append(
+        run_wrk(server, name="wrk bulk", endpoint="POST /v1/verify (1000 genuine)",
+                script=bulk, connections=opts.bulk_users, seconds=opts.seconds)
+    )  # fmt: skip
     summary.wrk_verify_rps = done[0].total.rps
     summary.wrk_bulk_codes_per_s = done[1].total.rps * 1000
     return done
+
+
+def _fresh_scans(opts: Options, data: seed.SeedData) -> list[str]:
+    """The wrk phase's scans: genuine codes no consumer of this run has scanned, enough for
+    the phase at 9,000 scans/s (wrk cycles its list), each loaded again right after as often
+    as phones reload (loadtests/scenarios/fresh.py)."""
+    rng = random.Random(1)
+    count = int(9_000 * opts.seconds / (1 + RELOAD_SHARE))
+    paths = []
+    for index in take_codes(opts.workdir / "data.json", data.created_at, "genuine", count):
+        path = data.genuine[index % len(data.genuine)]
+        paths += [path, path] if rng.random() < RELOAD_SHARE else [path]
+    return paths
+
+
+def _signatures(server: Server, opts: Options) -> tuple[float, float] | None:
+    """(signatures looked up, of them remembered) so far, from the server's /metrics; None
+    with several workers (each answers for itself)."""
+    if opts.workers != 1:
+        return None
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=30) as response:
+        lines = response.read().decode().splitlines()
+    values = dict(line.split() for line in lines if line.startswith("scan_signatures"))
+    return float(values["scan_signatures_total"]), float(values["scan_signatures_remembered_total"])
+
+
+def _remembered(
+    before: tuple[float, float] | None, after: tuple[float, float] | None
+) -> float | None:
+    """The share of signature lookups between two readings answered from memory."""
+    if before is None or after is None or after[0] == before[0]:
+        return None
+    return (after[1] - before[1]) / (after[0] - before[0])
 
 
 def main(argv: list[str] | None = None) -> int:

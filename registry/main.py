@@ -68,6 +68,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         counter=counter,
         recorder=recorder,
     )
+    app.state.metric_sources.append(app.state.verifier)
     app.state.scan_clients = ScanClients.from_settings(settings)
     if recorder is not None:
         recorder.start()

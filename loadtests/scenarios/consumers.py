@@ -2,8 +2,9 @@
 
 Mostly genuine codes, some with a tampered signature, some of recalled batches; a verdict
 other than the expected one is a failed request. Each code is scanned by its own phone (the
-device cookie is derived from the code), as a genuine package is: its household reloads it,
-strangers do not, so no genuine code is flagged as copied however long the run.
+device cookie is derived from the code), as a genuine package is: no genuine code is flagged
+as copied however long the run. Codes are fresh (`FreshCodes`: no other user scanned them),
+and a phone loads its code again as often as the issue's market measured (fresh.RELOAD_SHARE).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import random
 import orjson
 from locust import FastHttpUser, task
 
-from .common import EXPECTED, CodePicker, wait_time, weight
+from .common import EXPECTED, FreshCodes, wait_time, weight
+from .fresh import RELOAD_SHARE
 
 JSON = {"Accept": "application/json"}
 
@@ -24,11 +26,18 @@ class ConsumerUser(FastHttpUser):
     wait_time = wait_time()
 
     def on_start(self) -> None:
-        self.codes = CodePicker(random.Random())
+        self.rng = random.Random()
+        self.codes = FreshCodes(self.rng)
+        self.again: tuple[str, str] | None = None
 
     @task
     def scan(self) -> None:
-        kind, path = self.codes.pick()
+        if self.again is not None:  # the phone opens its last code again
+            (kind, path), self.again = self.again, None
+        else:
+            kind, path = self.codes.pick()
+            if self.rng.random() < RELOAD_SHARE:
+                self.again = (kind, path)
         device = hashlib.sha256(path.split("?")[0].encode()).hexdigest()[:32]
         headers = {**JSON, "Cookie": f"rg_device={device}"}
         with self.client.get(

@@ -129,12 +129,21 @@ class KeySet:
         """The JWKS document `{"keys": [...]}`, keys sorted by kid so the output is stable."""
         return {"keys": [key.to_jwk() for key in sorted(self, key=lambda k: k.key_id)]}
 
-    def verify(self, key_id: bytes, message: bytes, signature: bytes) -> PublicKey:
+    def verify(
+        self,
+        key_id: bytes,
+        message: bytes,
+        signature: bytes,
+        *,
+        verified: VerifiedSignatures | None = None,
+    ) -> PublicKey:
         """Check an Ed25519 `signature` over `message` by the key `key_id`; return that key.
 
         Raises `UnknownKeyError` if the id is not in the set, `RevokedKeyError` if the key is
         revoked (checked first: a revoked key's signatures prove nothing), and
         `SignatureError` if the signature does not verify. Returning means all three passed.
+        With `verified`, a signature that verified before under the same public key is not
+        checked again (the key's status still is), and one that verifies now is remembered.
         """
         key = self._keys.get(key_id)
         if key is None:
@@ -148,24 +157,77 @@ class KeySet:
             raise RevokedKeyError(
                 f"key {key.kid} has been revoked", expected="active or retired", actual="revoked"
             )
+        signed = signature + message  # a signed message: signature first
+        if verified is not None and verified.seen(key.raw, signed):
+            return key
         try:
-            crypto_sign_open(signature + message, key.raw)  # a signed message: signature first
+            crypto_sign_open(signed, key.raw)
         except BadSignatureError:
             raise SignatureError(
                 f"signature does not verify under key {key.kid} for message {message!r}",
                 expected=f"an Ed25519 signature by key {key.kid}",
                 actual=signature.hex(),
             ) from None
+        if verified is not None:
+            verified.remember(key.raw, signed)
         return key
 
 
-def verify_label(code: LabelCode, keys: KeySet) -> PublicKey:
+class VerifiedSignatures:
+    """Signed messages that verified, remembered exactly (public key, signature and message
+    bytes, compared in full), so that the same label scanned again (a phone reloading the
+    page or switching its language, a household's second phone) is not verified again: the
+    Ed25519 check is a scan's largest cost. Only successes are kept, so a forged or altered
+    code is always checked; the key's status is checked on every call (KeySet.verify).
+
+    Bounded: two generations of at most `size` entries each; when the newer is full it
+    becomes the older and the older is forgotten, and a remembered entry found in the older
+    is carried into the newer. One event loop uses one (not locked across threads).
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self.size = size
+        self._newer: set[bytes] = set()
+        self._older: set[bytes] = set()
+        self.checked = 0  # lookups
+        self.remembered = 0  # lookups answered from memory
+
+    def seen(self, public_raw: bytes, signed: bytes) -> bool:
+        entry = public_raw + signed
+        self.checked += 1
+        if entry in self._newer:
+            self.remembered += 1
+            return True
+        if entry in self._older:
+            self.remembered += 1
+            self._add(entry)
+            return True
+        return False
+
+    def remember(self, public_raw: bytes, signed: bytes) -> None:
+        self._add(public_raw + signed)
+
+    def _add(self, entry: bytes) -> None:
+        if len(self._newer) >= self.size:
+            self._older, self._newer = self._newer, set()
+        self._newer.add(entry)
+
+    def __len__(self) -> int:
+        return len(self._newer) + len(self._older)
+
+
+def verify_label(
+    code: LabelCode, keys: KeySet, *, verified: VerifiedSignatures | None = None
+) -> PublicKey:
     """Verify a label's AI 8030 signature over its element string; return the signing key.
 
     Raises `UnknownKeyError`, `RevokedKeyError` or `SignatureError` (all `VerificationError`
     with a `reason`); returning means the code was signed by a non-revoked registry key.
+    `verified`: see `VerifiedSignatures`.
     """
-    return keys.verify(code.key_id, code.element_string, code.signature)
+    return keys.verify(code.key_id, code.element_string, code.signature, verified=verified)
 
 
 def _key_from_jwk(jwk: object, index: int) -> PublicKey:

@@ -17,7 +17,7 @@ from registry.batches.models import Batch, BatchStatus
 from registry.brands.models import Brand, BrandStatus
 from registry.codes.digital_link import LabelCode
 from registry.codes.errors import VerificationError
-from registry.codes.signature import KeySet, PublicKey, verify_label
+from registry.codes.signature import KeySet, PublicKey, VerifiedSignatures, verify_label
 from registry.labels.models import parse_serial
 from registry.scans.rules import (
     NOT_YET_SHIPPED,
@@ -43,10 +43,12 @@ class Judgement:
     threshold: int | None = None
 
 
-def check_signature(code: LabelCode, keys: KeySet) -> PublicKey | VerificationError:
+def check_signature(
+    code: LabelCode, keys: KeySet, verified: VerifiedSignatures | None = None
+) -> PublicKey | VerificationError:
     """The signing key of a valid, unrevoked signature, or why not (never raises)."""
     try:
-        return verify_label(code, keys)
+        return verify_label(code, keys, verified=verified)
     except VerificationError as exc:
         return exc
 

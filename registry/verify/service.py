@@ -21,8 +21,9 @@ from anyio import CapacityLimiter, to_thread
 
 from registry.codes.digital_link import LabelCode, parse_url
 from registry.codes.errors import VerificationError
-from registry.codes.signature import KeySet, PublicKey
+from registry.codes.signature import KeySet, PublicKey, VerifiedSignatures
 from registry.core.config import Settings
+from registry.core.metrics import Sample
 from registry.scans.counter import CodeKey, DeviceCounter
 from registry.scans.geo import Place
 from registry.scans.records import ScanRecord, ScanSink
@@ -38,6 +39,10 @@ SIGNATURE_THREADS = max(1, min(8, os.cpu_count() or 1))
 _SIGNATURE_POOL = ThreadPoolExecutor(SIGNATURE_THREADS, thread_name_prefix="verify-signatures")
 _MIN_CHUNK = 64
 LOADER_THREADS = 4  # worker threads that load lot facts for scans that missed the cache
+# Consumer scans' signatures remembered (VerifiedSignatures): two generations of this many,
+# about 200 bytes each, so at most about 28 MB. They hold the last 13-26 s of scans at
+# 5,000 scans/s, the last 11-22 minutes at 100/s (docs/decisions.md, "Session 12").
+VERIFIED_SIGNATURES = 65_536
 
 
 def check_signatures(codes: list[LabelCode], keys: KeySet) -> list[PublicKey | VerificationError]:
@@ -80,6 +85,11 @@ class Verifier:
     # each taking one: under a flood of scans and writes, loads blocked on the cache's
     # one-loader lock once held most of the shared pool, and writes queued behind them.
     loaders: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(LOADER_THREADS))
+    # A consumer scan's label is often scanned again within the minute (reloads, the page's
+    # language link, a household's other phone): its signature is then not checked again.
+    verified: VerifiedSignatures = field(
+        default_factory=lambda: VerifiedSignatures(VERIFIED_SIGNATURES)
+    )
     # Bulk calls run one at a time per process, their signatures checked on every core
     # (check_signatures): more at once added no throughput, only threads holding the GIL
     # that a write's thread then waited for (issue 15).
@@ -102,6 +112,22 @@ class Verifier:
             recorder=recorder,
         )
 
+    def metrics(self) -> list[Sample]:
+        return [
+            Sample(
+                "scan_signatures_total",
+                "counter",
+                "Consumer scans whose signature was looked up (valid key, not revoked).",
+                self.verified.checked,
+            ),
+            Sample(
+                "scan_signatures_remembered_total",
+                "counter",
+                "Of those, signatures that had verified before and were not checked again.",
+                self.verified.remembered,
+            ),
+        ]
+
     async def _view(self, code: LabelCode, now: datetime) -> View:
         lots = [(code.gtin, code.lot)]
         view = await self.cache.current_async(lots, now.date())
@@ -118,7 +144,7 @@ class Verifier:
             judged = _malformed(str(exc))
             return Scanned(write_answer(judged, None, None, None, now), judged.verdict)
         view = await self._view(code, now)
-        checked = check_signature(code, view.keys)
+        checked = check_signature(code, view.keys, self.verified)
         info = code_fields(code, self.public_url)
         found = issued(code, view.keys, view.facts, checked)
         if isinstance(found, Judgement):

@@ -23,7 +23,14 @@ from registry.codes.errors import (
     UnknownKeyError,
     VerificationError,
 )
-from registry.codes.signature import KeySet, KeyStatus, PublicKey, key_id_for, verify_label
+from registry.codes.signature import (
+    KeySet,
+    KeyStatus,
+    PublicKey,
+    VerifiedSignatures,
+    key_id_for,
+    verify_label,
+)
 from registry.labels.crypto import private_key_from_seed, public_raw, sign_label
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -118,6 +125,56 @@ def test_revoked_key_makes_its_labels_fail_even_with_a_valid_signature() -> None
         verify_label(signed_code(SEED_1), KeySet([public_key(SEED_1, "revoked")]))
     assert info.value.reason == "revoked_key"
     assert isinstance(info.value, VerificationError)
+
+
+def test_a_remembered_signature_is_not_checked_again_and_only_successes_are_kept() -> None:
+    keys, verified = KeySet([public_key(SEED_1)]), VerifiedSignatures(8)
+    code = signed_code(SEED_1)
+    assert verify_label(code, keys, verified=verified) == public_key(SEED_1)
+    assert (verified.checked, verified.remembered, len(verified)) == (1, 0, 1)
+    assert verify_label(code, keys, verified=verified) == public_key(SEED_1)
+    assert (verified.checked, verified.remembered, len(verified)) == (2, 1, 1)
+    forged = LabelCode(code.gtin, code.lot, "000124", code.key_id, code.signature)
+    for _ in range(2):
+        with pytest.raises(SignatureError):
+            verify_label(forged, keys, verified=verified)
+    assert (verified.checked, verified.remembered, len(verified)) == (4, 1, 1)
+
+
+@HYPOTHESIS
+@given(bit=st.integers(min_value=0, max_value=64 * 8 - 1))
+def test_a_remembered_signature_vouches_for_no_other_signature(bit: int) -> None:
+    keys, verified = KeySet([public_key(SEED_1)]), VerifiedSignatures(8)
+    code = signed_code(SEED_1)
+    verify_label(code, keys, verified=verified)
+    flipped = bytearray(code.signature)
+    flipped[bit // 8] ^= 1 << (bit % 8)
+    forged = LabelCode(code.gtin, code.lot, code.serial, code.key_id, bytes(flipped))
+    with pytest.raises(SignatureError):
+        verify_label(forged, keys, verified=verified)
+
+
+def test_a_remembered_signature_of_a_revoked_key_is_refused() -> None:
+    verified, code = VerifiedSignatures(8), signed_code(SEED_1)
+    verify_label(code, KeySet([public_key(SEED_1)]), verified=verified)
+    with pytest.raises(RevokedKeyError):
+        verify_label(code, KeySet([public_key(SEED_1, "revoked")]), verified=verified)
+
+
+def test_remembered_signatures_are_bounded_and_the_oldest_forgotten() -> None:
+    keys, verified = KeySet([public_key(SEED_1)]), VerifiedSignatures(2)
+    codes = [signed_code(SEED_1, serial=f"{n:06d}") for n in range(5)]
+    for code in codes:
+        verify_label(code, keys, verified=verified)
+        assert len(verified) <= 4
+    assert len(verified) == 3  # {4} and {2, 3}
+    verify_label(codes[0], keys, verified=verified)  # forgotten: checked again
+    assert verified.remembered == 0
+    verify_label(codes[2], keys, verified=verified)  # in the older generation, carried over
+    verify_label(codes[2], keys, verified=verified)
+    assert verified.remembered == 2
+    with pytest.raises(ValueError, match="at least 1"):
+        VerifiedSignatures(0)
 
 
 @pytest.mark.parametrize("vector", RFC8032["vectors"], ids=lambda v: v["name"])

@@ -119,6 +119,25 @@ def test_tampered_codes_have_a_bad_signature(world: World, labels: tuple, tamper
     assert (result["brand"], result["batch"], result["timeline"]) == (None, None, [])
 
 
+def test_a_reload_and_the_language_link_are_not_verified_again(world: World, labels: tuple) -> None:
+    _, _, urls = labels
+
+    def metric(name: str) -> str:
+        lines = world.client.get("/metrics").text.splitlines()
+        return next(x for x in lines if x.startswith(f"{name} ")).split()[1]
+
+    phone_1 = phone(1)
+    for url in (urls[0], urls[0], f"{urls[0]}&lang=en"):  # a scan, a reload, the language link
+        assert verify(world, url, device=phone_1)["verdict"] == "genuine"
+    assert metric("scan_signatures_total") == "3"
+    assert metric("scan_signatures_remembered_total") == "2"
+    # The same signature on another serial was never verified: it is checked, and refused.
+    result = verify(world, with_parts(urls[0], serial="00000002"), device=phone_1)
+    assert reason_codes(result) == ["bad_signature"]
+    assert metric("scan_signatures_total") == "4"
+    assert metric("scan_signatures_remembered_total") == "2"
+
+
 def test_an_unknown_key_id_is_invalid(world: World, labels: tuple) -> None:
     _, run, urls = labels
     other = bytes.fromhex("0000" if run["key_id"] != "0000" else "0001")
