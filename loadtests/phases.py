@@ -155,22 +155,28 @@ end
 """
 
 
-def _lua_string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def wrk_script(requests: list[tuple[str, str, str | None]], path: Path) -> Path:
     """A wrk Lua script cycling through (method, path, JSON body or None); each thread
-    starts at another place in the list."""
-    items = ",\n".join(
-        "{" + f"{_lua_string(m)}, {_lua_string(p)}, {_lua_string(b) if b else 'nil'}" + "}"
-        for m, p, b in requests
-    )
+    starts at another place in the list. The requests go in a file beside it, one per line
+    (method, path and body, tab-separated), read when a thread starts: a Lua chunk holds
+    at most 65,536 constants, fewer than a long phase's fresh codes."""
+    lines = path.with_suffix(".tsv")
+    with lines.open("w") as out:
+        for method, target, body in requests:
+            if "\t" in target or "\n" in target or (body and ("\t" in body or "\n" in body)):
+                raise ValueError(f"a tab or newline in a wrk request: {target[:60]!r}")
+            out.write(f"{method}\t{target}\t{body or ''}\n")
     path.write_text(
-        f"local items = {{\n{items}\n}}\n"
         "local threads = 0\n"
         "setup = function(thread) thread:set('id', threads); threads = threads + 1 end\n"
-        "init = function(args) i = (id or 0) * 7919 end\n"
+        "init = function(args)\n"
+        "  items = {}\n"
+        f"  for line in io.lines('{lines.resolve()}') do\n"
+        "    local method, target, body = line:match('^([^\\t]*)\\t([^\\t]*)\\t(.*)$')\n"
+        "    items[#items + 1] = {method, target, body ~= '' and body or nil}\n"
+        "  end\n"
+        "  i = (id or 0) * 7919\n"
+        "end\n"
         "request = function()\n"
         "  i = i % #items + 1\n"
         "  local item = items[i]\n"

@@ -57,6 +57,7 @@ class Options:
     redis: bool
     mode: str
     smoke: bool
+    access_log: bool
     pg_url: str
     workdir: Path
     out: Path | None
@@ -113,6 +114,12 @@ def _parse(argv: list[str] | None) -> Options:
     p.add_argument("--codes", type=int, default=int(env("REGISTRY_LOAD_CODES", "300000")))
     p.add_argument("--redis", action="store_true", help=f"REGISTRY_REDIS_URL={REDIS_URL}")
     p.add_argument("--mode", choices=["locust", "wrk", "both"], default="both")
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="serve both apps as `registry serve` does by default: uvicorn's access log on, "
+        "INFO, into the workdir's server logs (default: warnings only, no access log)",
+    )
     p.add_argument("--smoke", action="store_true", help="a few seconds; exit 1 on any failure")
     p.add_argument("--pg-url", default=PG_URL, help="the load-test database (dropped first)")
     p.add_argument("--workdir", type=Path, default=Path("loadtests/out"))
@@ -281,7 +288,14 @@ def _ceiling(opts: Options, url: str, summary: Summary) -> list[PhaseResult]:
     """The framework's ceiling: loadtests/bare.py served by the registry's uvicorn command,
     with Locust and wrk as the registry is measured after it."""
     done: list[PhaseResult] = []
-    with Server(database_url=url, workers=opts.workers, app="loadtests.bare:app") as bare:
+    log = opts.workdir / "bare-server.log" if opts.access_log else None
+    with Server(
+        database_url=url,
+        workers=opts.workers,
+        app="loadtests.bare:app",
+        log=log,
+        access_log=opts.access_log,
+    ) as bare:
         if opts.mode in ("locust", "both"):
             done.append(
                 run_locust(bare, name="bare FastAPI", user_classes=["HealthzUser"],
@@ -388,7 +402,13 @@ def main(argv: list[str] | None = None) -> int:
     if not opts.smoke:
         results += _ceiling(opts, url, summary)
     try:
-        with Server(database_url=url, workers=opts.workers, redis_url=redis_url, log=log) as srv:
+        with Server(
+            database_url=url,
+            workers=opts.workers,
+            redis_url=redis_url,
+            log=log,
+            access_log=opts.access_log,
+        ) as srv:
             if opts.smoke:
                 results = _smoke(srv, opts, data_path)
             else:
@@ -403,7 +423,12 @@ def main(argv: list[str] | None = None) -> int:
     setup = {
         "backend": opts.backend + (" + Redis" if redis_url else ""),
         "server": f"uvicorn --workers {opts.workers} --loop {SERVING_LOOP} (httptools), "
-        f"log {log.name}",
+        + (
+            "access log on (INFO), as `registry serve` runs, for both apps, "
+            if opts.access_log
+            else "no access log (warnings only) for both apps, "
+        )
+        + f"log {log.name}",
         "data": f"{len(data.genuine):,} genuine, {len(data.forged):,} forged, "
         f"{len(data.recalled):,} recalled codes (seeded in {seeded_in:.1f} s)",
         "command": "python -m loadtests.run "

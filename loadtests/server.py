@@ -79,17 +79,20 @@ class Server:
         log: Path | None = None,
         extra_env: dict[str, str] | None = None,
         app: str = "registry.main:app_factory",
+        access_log: bool = False,
     ) -> None:
         # `app`: the registry (a factory), or `loadtests.bare:app`, the framework's ceiling
-        # served by the very same command.
+        # served by the very same command. `access_log`: as `registry serve` runs by default
+        # (INFO, a line per request, into `log`); else warnings only.
         self.app = app
+        self.access_log = access_log
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         env = {
             **os.environ,
             "REGISTRY_DATABASE_URL": database_url,
-            "REGISTRY_LOG_LEVEL": "WARNING",
+            "REGISTRY_LOG_LEVEL": "INFO" if access_log else "WARNING",
             **BENCH_RATE_LIMITS,
             **(extra_env or {}),
         }
@@ -105,13 +108,17 @@ class Server:
             sys.executable, "-m", "uvicorn", self.app,
             *(["--factory"] if self.app.endswith("_factory") else []),
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
-            "--log-level", "warning", "--no-access-log", "--no-proxy-headers",
+            *(["--log-level", "info"] if self.access_log else
+              ["--log-level", "warning", "--no-access-log"]),
+            "--no-proxy-headers",
             "--loop", SERVING_LOOP,
         ]  # fmt: skip
         raised = ", ".join(f"{k}={self._env[k]}" for k in BENCH_RATE_LIMITS)
         print(f"server: rate limits raised for the benchmark ({raised})", flush=True)
         out = open(self._log, "ab") if self._log else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(command, env=self._env, stdout=out, stderr=out)
+        if out is not subprocess.DEVNULL:
+            out.close()  # the server has its own descriptor
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -66,7 +66,7 @@ class Located:
     region: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made per scan, and frozen costs more
 class CodeScans:
     """What the device counter knows of one code, taken atomically with this scan (or, for
     a bulk check, as it stands). `rank` is this device's place among the code's scanners

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx2
 import orjson
 import pytest
 
@@ -95,3 +96,14 @@ def test_a_wrong_verdict_fails_the_run(tmp_path: Path) -> None:
     assert "forged code" in done.stderr
     assert "answered 'genuine'" in done.stderr
     assert orjson.loads(data_path.read_bytes())["forged"] == data.genuine[:50]
+
+
+@pytest.mark.parametrize("access_log", [True, False])
+def test_the_access_log_is_on_only_when_asked_for(access_log: bool, tmp_path: Path) -> None:
+    """`loadtests.run --access-log` serves both apps as `registry serve` does by default."""
+    log = tmp_path / "server.log"
+    url = f"sqlite:///{tmp_path / 'unused.db'}"
+    app = "loadtests.bare:app"
+    with Server(database_url=url, app=app, log=log, access_log=access_log) as server:
+        assert httpx2.get(f"{server.url}/healthz", timeout=10).status_code == 200
+    assert ('"GET /healthz HTTP/1.1" 200' in log.read_text()) is access_log
