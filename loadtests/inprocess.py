@@ -120,6 +120,9 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=20_000)
     p.add_argument("--profile", action="store_true", help="cProfile the scans' loop")
     p.add_argument(
+        "--no-reload", action="store_true", help="first scans only (loadtests/instructions.py)"
+    )
+    p.add_argument(
         "--backend",
         choices=["sqlite", "postgres"],
         default="sqlite",
@@ -165,8 +168,8 @@ def main() -> None:
             if warm < 1:
                 raise SystemExit(f"{len(genuine):,} genuine codes: seed more than {a.requests:,}")
             fresh = genuine[warm : warm + a.requests]
-            warm_up, rounds = genuine[:warm], [fresh, fresh]
-            names = ["scan (first)", "scan (reload)"]
+            warm_up, rounds = genuine[:warm], [fresh] if a.no_reload else [fresh, fresh]
+            names = ["scan (first)", "scan (reload)"][: len(rounds)]
         for name, (spent, process) in zip(
             names, asyncio.run(_served(app, warm_up, rounds, expect, profile)), strict=True
         ):

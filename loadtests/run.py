@@ -359,12 +359,15 @@ def _fresh_scans(opts: Options, data: seed.SeedData) -> list[str]:
 
 def _signatures(server: Server, opts: Options) -> tuple[float, float] | None:
     """(signatures looked up, of them remembered) so far, from the server's /metrics; None
-    with several workers (each answers for itself)."""
+    with several workers (each answers for itself), or from a tree that does not count them
+    (an older commit measured for comparison)."""
     if opts.workers != 1:
         return None
     with urllib.request.urlopen(f"{server.url}/metrics", timeout=30) as response:
         lines = response.read().decode().splitlines()
     values = dict(line.split() for line in lines if line.startswith("scan_signatures"))
+    if not values:
+        return None
     return float(values["scan_signatures_total"]), float(values["scan_signatures_remembered_total"])
 
 
