@@ -23,6 +23,7 @@ import pstats
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -89,13 +90,9 @@ async def _measure(
 
 
 async def _served(
-    app: ASGIApp,
-    warm_up: list[str],
-    rounds: list[list[str]],
-    expect: bytes,
-    profile: cProfile.Profile | None,
+    app: ASGIApp, work: Awaitable[list[tuple[float, float]]]
 ) -> list[tuple[float, float]]:
-    """`_measure` between the app's lifespan startup and shutdown."""
+    """`work` (a `_measure`) between the app's lifespan startup and shutdown."""
     inbox: asyncio.Queue[Message] = asyncio.Queue()
     outbox: asyncio.Queue[Message] = asyncio.Queue()
     await inbox.put({"type": "lifespan.startup"})
@@ -106,7 +103,7 @@ async def _served(
     if started["type"] != "lifespan.startup.complete":
         raise SystemExit(f"the app did not start: {started}")
     try:
-        return await _measure(app, warm_up, rounds, expect, profile)
+        return await work
     finally:
         await inbox.put({"type": "lifespan.shutdown"})
         await outbox.get()
@@ -171,7 +168,9 @@ def main() -> None:
             warm_up, rounds = genuine[:warm], [fresh] if a.no_reload else [fresh, fresh]
             names = ["scan (first)", "scan (reload)"][: len(rounds)]
         for name, (spent, process) in zip(
-            names, asyncio.run(_served(app, warm_up, rounds, expect, profile)), strict=True
+            names,
+            asyncio.run(_served(app, _measure(app, warm_up, rounds, expect, profile))),
+            strict=True,
         ):
             print(
                 f"{name}: {spent * 1e6:.1f} us of main-thread CPU per request, "

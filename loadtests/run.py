@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from statistics import mean
 
@@ -161,24 +162,10 @@ def _locust_phases(
     server: Server, opts: Options, data_path: Path, summary: Summary
 ) -> list[PhaseResult]:
     common = {"data_path": data_path, "workdir": opts.workdir}
-    warm_up = run_locust(
-        server,
-        name="warm-up",
-        user_classes=["ConsumerUser"],
-        users=opts.users,
-        seconds=5,
-        note="fills caches and connection pools; not judged",
-        **common,
-    )
+    scans = partial(run_locust, server, user_classes=["ConsumerUser"], users=opts.users, **common)
+    warm_up = scans(name="warm-up", seconds=5, note="fills caches and connection pools; not judged")
     before = _signatures(server, opts)
-    verify = run_locust(
-        server,
-        name="verify",
-        user_classes=["ConsumerUser"],
-        users=opts.users,
-        seconds=opts.seconds,
-        **common,
-    )
+    verify = scans(name="verify", seconds=opts.seconds)
     summary.remembered = _remembered(before, _signatures(server, opts))
     done = [warm_up, verify]
     summary.verify_rps = verify.total.rps
