@@ -146,7 +146,6 @@ def build_url(base_url: str, gtin: str, lot: str, serial: str, digsig: str) -> s
 
 
 @lru_cache(maxsize=64)
-@lru_cache(maxsize=64)  # a process has one or two bases; every verify answer asks again
 def _checked_base(base_url: str) -> str:
     base = base_url.rstrip("/")
     try:
