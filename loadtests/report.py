@@ -20,6 +20,7 @@ class Summary:
     """What a run is judged on (filled by the runner from its phases)."""
 
     ceiling_rps: float | None = None  # the bare FastAPI app (loadtests/bare.py)
+    ceiling_generator_us: float | None = None  # Locust's CPU per bare-app request
     verify_rps: float | None = None
     p99_at_80: float | None = None
     rps_at_80: float | None = None

@@ -169,6 +169,8 @@ def _locust_phases(
     summary.remembered = _remembered(before, _signatures(server, opts))
     done = [warm_up, verify]
     summary.verify_rps = verify.total.rps
+    if note := _generator_note(summary.ceiling_generator_us, verify):
+        summary.notes.append(note)
     target = 0.8 * verify.total.rps
     paced = {"REGISTRY_LOAD_RATE": f"{target / opts.paced_users:.4f}"}
     at_80 = run_locust(
@@ -290,6 +292,7 @@ def _ceiling(opts: Options, url: str, summary: Summary) -> list[PhaseResult]:
                            data_path=opts.workdir / "data.json", workdir=opts.workdir)
             )  # fmt: skip
             summary.ceiling_rps = done[-1].total.rps
+            summary.ceiling_generator_us = _generator_us(done[-1])
         if opts.mode in ("wrk", "both") and wrk_available():
             script = wrk_script([("GET", "/healthz", None)], opts.workdir / "wrk-healthz.lua")
             done.append(
@@ -329,6 +332,28 @@ def _wrk_phases(
     summary.wrk_verify_rps = done[0].total.rps
     summary.wrk_bulk_codes_per_s = done[1].total.rps * 1000
     return done
+
+
+def _generator_us(phase: PhaseResult) -> float | None:
+    """Locust's own CPU per request in a phase, in µs."""
+    rps = phase.total.rps
+    return phase.generator_cores / rps * 1e6 if rps else None
+
+
+def _generator_note(ceiling_us: float | None, verify: PhaseResult) -> str:
+    """What Locust itself costs per request of the bare app and per scan: on a machine whose
+    cores the generator shares with the server, near one core (Locust is one process) the
+    Locust ratio tends to the ratio of these two, whatever the server does."""
+    scan_us = _generator_us(verify)
+    if ceiling_us is None or scan_us is None:
+        return ""
+    return (
+        f"Locust's own CPU: {ceiling_us:.0f} µs per bare-app request, {scan_us:.0f} µs per "
+        f"scan (ratio {ceiling_us / scan_us:.2f}), at {verify.generator_cores:.2f} of a core "
+        "in the verify phase. Locust is one process: where it nears a core in both phases, "
+        "the Locust ratio tends to this ratio rather than the server's; wrk's rows show the "
+        "server with a generator that costs little."
+    )
 
 
 def _fresh_scans(opts: Options, data: seed.SeedData) -> list[str]:
