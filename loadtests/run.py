@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from loadtests import seed
 from loadtests.phases import PhaseResult, run_locust, run_wrk, wrk_available, wrk_script
 from loadtests.report import Summary, render
-from loadtests.scenarios.fresh import RELOAD_SHARE, take_codes
+from loadtests.scenarios.fresh import RELOAD_SHARE, reloads, take_codes
 from loadtests.server import PG_URL, Server, drop_database, fresh_database
 from registry.codes.digital_link import build_url, decode_digsig, parse_url
 from registry.codes.signature import KeySet, PublicKey, key_id_for, verify_label
@@ -365,7 +365,7 @@ def _fresh_scans(opts: Options, data: seed.SeedData) -> list[str]:
     paths = []
     for index in take_codes(opts.workdir / "data.json", data.created_at, "genuine", count):
         path = data.genuine[index % len(data.genuine)]
-        paths += [path, path] if rng.random() < RELOAD_SHARE else [path]
+        paths += [path, path] if reloads(rng) else [path]
     return paths
 
 

@@ -107,37 +107,6 @@ def wait_time(pause: float = 0.0) -> Callable[..., float]:
     return constant_throughput(rate) if rate > 0 else constant(pause)
 
 
-class FreshCodes:
-    """A consumer's codes: each is scanned by this user's phone and by no other (blocks
-    taken with `take_codes`), so a code is seen again only when the phone reloads it
-    (fresh.RELOAD_SHARE). The server remembers signatures that verified (registry/codes/
-    signature.py, VerifiedSignatures): codes walked again by other users would be remembered
-    where real phones' are not."""
-
-    BLOCK = 64
-
-    def __init__(self, rng: random.Random) -> None:
-        data = seed_data()
-        self._rng = rng
-        self._codes = {kind: data[kind] for kind in (GENUINE, FORGED, RECALLED)}
-        self._left: dict[str, list[int]] = {kind: [] for kind in self._codes}
-        cfg = config()
-        self._forged, self._recalled = cfg.forged_share, cfg.recalled_share
-
-    def pick(self) -> tuple[str, str]:
-        """(kind, label path with its ?8030= query), never picked before in this run."""
-        draw = self._rng.random()
-        kind = FORGED if draw < self._forged else GENUINE
-        if self._forged <= draw < self._forged + self._recalled:
-            kind = RECALLED
-        left = self._left[kind]
-        if not left:
-            codes = self._codes[kind]
-            taken = take_codes(config().data_path, seed_data()["created_at"], kind, self.BLOCK)
-            left.extend(reversed([i % len(codes) for i in taken]))
-        return kind, self._codes[kind][left.pop()]
-
-
 class CodePicker:
     """Walks each kind of code from a random start, so scans spread over all codes (a real
     label is scanned a few times, not thousands) and each user's sequence differs."""
@@ -165,3 +134,26 @@ class CodePicker:
         index = self._next[kind]
         self._next[kind] = (index + 1) % len(codes)
         return kind, codes[index]
+
+
+class FreshCodes(CodePicker):
+    """A consumer's codes: each is scanned by this user's phone and by no other (blocks
+    taken with `take_codes`), so a code is seen again only when the phone reloads it
+    (fresh.RELOAD_SHARE). The server remembers signatures that verified (registry/codes/
+    signature.py, VerifiedSignatures): codes walked again by other users would be remembered
+    where real phones' are not."""
+
+    BLOCK = 64
+
+    def __init__(self, rng: random.Random) -> None:
+        super().__init__(rng)
+        self._left: dict[str, list[int]] = {kind: [] for kind in self._codes}
+
+    def pick(self, kind: str | None = None) -> tuple[str, str]:
+        """(kind, label path with its ?8030= query), never picked before in this run."""
+        kind = kind or self.kind()
+        codes, left = self._codes[kind], self._left[kind]
+        if not left:
+            taken = take_codes(config().data_path, seed_data()["created_at"], kind, self.BLOCK)
+            left.extend(reversed([i % len(codes) for i in taken]))
+        return kind, codes[left.pop()]

@@ -16,7 +16,7 @@ import orjson
 from locust import FastHttpUser, task
 
 from .common import EXPECTED, FreshCodes, wait_time, weight
-from .fresh import RELOAD_SHARE
+from .fresh import reloads
 
 JSON = {"Accept": "application/json"}
 
@@ -36,7 +36,7 @@ class ConsumerUser(FastHttpUser):
             (kind, path), self.again = self.again, None
         else:
             kind, path = self.codes.pick()
-            if self.rng.random() < RELOAD_SHARE:
+            if reloads(self.rng):
                 self.again = (kind, path)
         device = hashlib.sha256(path.split("?")[0].encode()).hexdigest()[:32]
         headers = {**JSON, "Cookie": f"rg_device={device}"}

@@ -10,6 +10,7 @@ has scanned, and scan one again only as often as real phones reload (RELOAD_SHAR
 from __future__ import annotations
 
 import fcntl
+import random
 from pathlib import Path
 
 import orjson
@@ -18,6 +19,11 @@ import orjson
 # market measured in issue 10 made 758 page loads for 587 scans, so after a scan the same
 # phone loads the same URL once more with this probability.
 RELOAD_SHARE = (758 - 587) / 587
+
+
+def reloads(rng: random.Random) -> bool:
+    """Whether the phone that just scanned a code loads it once more."""
+    return rng.random() < RELOAD_SHARE
 
 
 def take_codes(data_path: Path, created_at: str, kind: str, count: int) -> range:

@@ -158,7 +158,8 @@ class KeySet:
                 f"key {key.kid} has been revoked", expected="active or retired", actual="revoked"
             )
         signed = signature + message  # a signed message: signature first
-        if verified is not None and verified.seen(key.raw, signed):
+        entry = key.raw + signed if verified is not None else b""
+        if verified is not None and verified.seen(entry):
             return key
         try:
             crypto_sign_open(signed, key.raw)
@@ -169,7 +170,7 @@ class KeySet:
                 actual=signature.hex(),
             ) from None
         if verified is not None:
-            verified.remember(key.raw, signed)
+            verified.remember(entry)
         return key
 
 
@@ -182,7 +183,9 @@ class VerifiedSignatures:
 
     Bounded: two generations of at most `size` entries each; when the newer is full it
     becomes the older and the older is forgotten, and a remembered entry found in the older
-    is carried into the newer. One event loop uses one (not locked across threads).
+    is carried into the newer. One event loop uses one (not locked across threads). An
+    entry is the public key's 32 raw bytes, then the signed message (the 64-byte signature,
+    then the message), made once per check by `KeySet.verify`.
     """
 
     def __init__(self, size: int) -> None:
@@ -194,22 +197,18 @@ class VerifiedSignatures:
         self.checked = 0  # lookups
         self.remembered = 0  # lookups answered from memory
 
-    def seen(self, public_raw: bytes, signed: bytes) -> bool:
-        entry = public_raw + signed
+    def seen(self, entry: bytes) -> bool:
         self.checked += 1
         if entry in self._newer:
             self.remembered += 1
             return True
         if entry in self._older:
             self.remembered += 1
-            self._add(entry)
+            self.remember(entry)
             return True
         return False
 
-    def remember(self, public_raw: bytes, signed: bytes) -> None:
-        self._add(public_raw + signed)
-
-    def _add(self, entry: bytes) -> None:
+    def remember(self, entry: bytes) -> None:
         if len(self._newer) >= self.size:
             self._older, self._newer = self._newer, set()
         self._newer.add(entry)
