@@ -117,9 +117,11 @@ def _parse(argv: list[str] | None) -> Options:
     p.add_argument("--mode", choices=["locust", "wrk", "both"], default="both")
     p.add_argument(
         "--access-log",
-        action="store_true",
-        help="serve both apps as `registry serve` does by default: uvicorn's access log on, "
-        "INFO, into the workdir's server logs (default: warnings only, no access log)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve both apps as `registry serve` does by default, and as issue 10 measured: "
+        "uvicorn's access log on, INFO, into the workdir's server logs (--no-access-log: "
+        "warnings only, for both apps)",
     )
     p.add_argument("--smoke", action="store_true", help="a few seconds; exit 1 on any failure")
     p.add_argument("--pg-url", default=PG_URL, help="the load-test database (dropped first)")
@@ -293,6 +295,8 @@ def _ceiling(opts: Options, url: str, summary: Summary) -> list[PhaseResult]:
             )  # fmt: skip
             summary.ceiling_rps = done[-1].total.rps
             summary.ceiling_generator_us = _generator_us(done[-1])
+            summary.ceiling_server_cores = done[-1].server_cores
+            summary.ceiling_generator_cores = done[-1].generator_cores
         if opts.mode in ("wrk", "both") and wrk_available():
             script = wrk_script([("GET", "/healthz", None)], opts.workdir / "wrk-healthz.lua")
             done.append(
