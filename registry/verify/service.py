@@ -33,8 +33,8 @@ from registry.verify.cache import VerifyCache, View
 from registry.verify.judge import Judgement, check_signature, issued, judge
 from registry.verify.schemas import Reason, ReasonCode, Verdict
 
-# Ed25519 verification in `cryptography` releases the GIL, so a bulk request's signatures
-# are checked on as many threads as there are cores.
+# Ed25519 verification in libsodium releases the GIL (PyNaCl's cffi calls do), so a bulk
+# request's signatures are checked on as many threads as there are cores.
 SIGNATURE_THREADS = max(1, min(8, os.cpu_count() or 1))
 _SIGNATURE_POOL = ThreadPoolExecutor(SIGNATURE_THREADS, thread_name_prefix="verify-signatures")
 _MIN_CHUNK = 64
