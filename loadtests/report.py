@@ -20,7 +20,6 @@ class Summary:
     """What a run is judged on (filled by the runner from its phases)."""
 
     ceiling_rps: float | None = None  # the bare FastAPI app (loadtests/bare.py)
-    ceiling_generator_us: float | None = None  # Locust's CPU per bare-app request
     # The cores the bare app's server and Locust used in Locust's bare phase: a ceiling only
     # if the server was the one that ran out (`saturated`)
     ceiling_server_cores: float | None = None

@@ -176,7 +176,8 @@ def _locust_phases(
     summary.remembered = _remembered(before, _signatures(server, opts))
     done = [warm_up, verify]
     summary.verify_rps = verify.total.rps
-    if note := _generator_note(summary.ceiling_generator_us, verify):
+    cores, rps = summary.ceiling_generator_cores, summary.ceiling_rps
+    if note := _generator_note(cores / rps * 1e6 if cores is not None and rps else None, verify):
         summary.notes.append(note)
     target = 0.8 * verify.total.rps
     paced = {"REGISTRY_LOAD_RATE": f"{target / opts.paced_users:.4f}"}
@@ -299,7 +300,6 @@ def _ceiling(opts: Options, url: str, summary: Summary) -> list[PhaseResult]:
                            data_path=opts.workdir / "data.json", workdir=opts.workdir)
             )  # fmt: skip
             summary.ceiling_rps = done[-1].total.rps
-            summary.ceiling_generator_us = _generator_us(done[-1])
             summary.ceiling_server_cores = done[-1].server_cores
             summary.ceiling_generator_cores = done[-1].generator_cores
         if opts.mode in ("wrk", "both") and wrk_available():

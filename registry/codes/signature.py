@@ -158,9 +158,11 @@ class KeySet:
                 f"key {key.kid} has been revoked", expected="active or retired", actual="revoked"
             )
         signed = signature + message  # a signed message: signature first
-        entry = key.raw + signed if verified is not None else b""
-        if verified is not None and verified.seen(entry):
-            return key
+        entry = b""
+        if verified is not None:
+            entry = key.raw + signed
+            if verified.seen(entry):
+                return key
         try:
             crypto_sign_open(signed, key.raw)
         except BadSignatureError:
